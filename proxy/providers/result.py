@@ -1,0 +1,68 @@
+"""What reading one provider response yields, and the helpers every wire format shares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from pricing import TokenUsage
+from proxy.providers.sse import Event
+
+
+class UsageError(ValueError):
+    """The response's usage object is present but not what the provider documents."""
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """Everything the span needs from a response. Fields are None when not reported."""
+
+    response_model: str | None = None
+    response_id: str | None = None
+    usage: TokenUsage | None = None
+    finish_reasons: tuple[str, ...] = ()
+    problem: str | None = None
+    """Why usage could not be read, in words; None when it was (or nothing is metered)."""
+    error_type: str | None = None
+    """The provider's error code when the body was an error document."""
+
+
+class StreamReader(Protocol):
+    """Accumulates what a streamed response reports, one SSE event at a time."""
+
+    def on_event(self, event: Event) -> None: ...
+
+    def result(self) -> CallResult: ...
+
+
+class WireFormat(Protocol):
+    """One provider API's response format."""
+
+    def read_document(self, document: object) -> CallResult: ...
+
+    def read_error(self, document: object) -> str | None: ...
+
+    def stream_reader(self) -> StreamReader: ...
+
+
+def token_count(usage: Mapping[str, object], key: str, *, required: bool = False) -> int:
+    """A token count from a usage object: absent or null is 0 unless `required`."""
+    value = usage.get(key)
+    if value is None:
+        if required:
+            raise UsageError(f"usage has no {key!r}")
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"usage {key!r} is {value!r}, not a token count")
+    if value < 0:
+        raise UsageError(f"usage {key!r} is negative ({value})")
+    return value
+
+
+def mapping(value: object) -> Mapping[str, object] | None:
+    return value if isinstance(value, dict) else None
+
+
+def text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,161 @@
+"""Watch one response go by: forward its bytes, read what it reports, never raise.
+
+The proxy (and, in direct mode, the SDK) feeds every body chunk through `ResponseObserver.feed`
+and forwards what it returns - the chunk itself, except when the proxy asked an OpenAI stream
+for usage on the client's behalf: then the usage chunk and the `"usage":null` members it caused
+are removed so the client gets exactly the stream it asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from proxy.providers import anthropic, openai
+from proxy.providers.decoding import BodyDecoder, DecodingError
+from proxy.providers.endpoints import ANTHROPIC_MESSAGES, OPENAI_CHAT, Endpoint
+from proxy.providers.result import CallResult, StreamReader, WireFormat
+from proxy.providers.sse import EventSplitter
+
+log = logging.getLogger(__name__)
+
+WIRE_FORMATS: dict[str, WireFormat] = {
+    OPENAI_CHAT: openai.ChatCompletions(),
+    ANTHROPIC_MESSAGES: anthropic.Messages(),
+}
+
+DEFAULT_MAX_PARSE_BYTES = 16 * 1024 * 1024
+
+
+class ResponseObserver:
+    """Per-response state; `feed` returns the bytes to forward, `finish` what was read."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        status: int,
+        content_type: str,
+        content_encoding: str,
+        drop_injected_usage: bool = False,
+        max_parse_bytes: int = DEFAULT_MAX_PARSE_BYTES,
+    ) -> None:
+        self._wire = WIRE_FORMATS[endpoint.wire_format]
+        self._status = status
+        self._max = max_parse_bytes
+        self._problem: str | None = None
+        self._body: list[bytes] = []
+        self._size = 0
+        self._stream: StreamReader | None = None
+        self._splitter = EventSplitter(max_parse_bytes)
+        self._decoder: BodyDecoder | None = None
+        try:
+            self._decoder = BodyDecoder(content_encoding, max_parse_bytes)
+        except DecodingError as exc:
+            self._problem = str(exc)
+        streaming = content_type.lower().startswith("text/event-stream") and status < 400
+        if streaming:
+            self._stream = self._wire.stream_reader()
+        # Removing chunks is only possible on bytes we can frame: identity encoding.
+        self._filter = (
+            drop_injected_usage
+            and streaming
+            and content_encoding.strip().lower() in ("", "identity")
+        )
+
+    @property
+    def filtering(self) -> bool:
+        return self._filter
+
+    def feed(self, chunk: bytes) -> bytes:
+        try:
+            if self._filter:
+                return self._feed_filtered(chunk)
+            self._read(chunk)
+        except Exception as exc:  # a parser bug must never cost the client its response
+            log.exception("usage parser failed; forwarding unchanged")
+            self._problem = f"parser error: {type(exc).__name__}"
+            self._decoder = None
+            self._stream = None
+            if self._filter:
+                self._filter = False
+                return chunk
+        return chunk
+
+    def _feed_filtered(self, chunk: bytes) -> bytes:
+        out: list[bytes] = []
+        reader = self._stream
+        assert reader is not None
+        for event in self._splitter.feed(chunk):
+            reader.on_event(event)
+            if openai.is_usage_chunk(event):
+                continue
+            out.append(openai.strip_null_usage(event.raw))
+        return b"".join(out)
+
+    def _read(self, chunk: bytes) -> None:
+        if self._decoder is None:
+            return
+        decoded = self._decoder.decode(chunk)
+        if self._stream is not None:
+            for event in self._splitter.feed(decoded):
+                self._stream.on_event(event)
+            return
+        self._size += len(decoded)
+        if self._size > self._max:
+            self._problem = f"response body larger than {self._max} bytes; usage not read"
+            self._decoder = None
+            self._body.clear()
+            return
+        self._body.append(decoded)
+
+    def finish(self) -> tuple[bytes, CallResult]:
+        """End of the body: the bytes still held back (filter mode) and what was read."""
+        tail = self._splitter.tail() if self._filter else b""
+        try:
+            return tail, self._result()
+        except Exception as exc:
+            log.exception("usage parser failed at end of body")
+            return tail, CallResult(problem=f"parser error: {type(exc).__name__}")
+
+    def _result(self) -> CallResult:
+        if self._decoder is not None:
+            try:
+                rest = self._decoder.flush()
+            except DecodingError as exc:
+                self._problem, rest = str(exc), b""
+            if rest:
+                self._read(rest)
+        if self._stream is not None:
+            result = self._stream.result()
+            if self._splitter.overflowed:
+                return _with_problem(result, "a stream event exceeded the parse limit")
+            return _with_problem(result, self._problem) if self._problem else result
+        if self._problem is not None:
+            return CallResult(problem=self._problem)
+        return self._read_document(b"".join(self._body))
+
+    def _read_document(self, body: bytes) -> CallResult:
+        if not body:
+            return CallResult(problem="response body is empty")
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            kind = "error body" if self._status >= 400 else "response body"
+            return CallResult(problem=f"{kind} is not valid JSON ({exc.msg} at byte {exc.pos})")
+        if self._status >= 400:
+            return CallResult(error_type=self._wire.read_error(document))
+        return self._wire.read_document(document)
+
+
+def _with_problem(result: CallResult, problem: str | None) -> CallResult:
+    if problem is None or result.problem is not None:
+        return result
+    return CallResult(
+        result.response_model,
+        result.response_id,
+        result.usage,
+        result.finish_reasons,
+        problem,
+        result.error_type,
+    )

@@ -1,0 +1,115 @@
+"""Where a request to the proxy is going: the provider URL, and where to connect for it.
+
+Two ways in (see `semconv` `llmobserve.proxy.route`):
+- the SDK's proxy mode sends `X-LLMObserve-Target-URL: <absolute provider URL>`;
+- any other client uses a base URL such as `http://proxy:9000/openai/v1`, so the first path
+  segment names the provider and the rest is the provider path.
+Targets outside the known providers and `LLMOBSERVE_ALLOWED_HOSTS` are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from proxy.providers.catalog import Provider, host_matches, provider_for_host, provider_for_prefix
+from proxy.settings import Settings
+from semconv import LlmobserveProxyRouteValues
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class RoutingError(Exception):
+    """The request cannot be forwarded; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+    path: str
+    """Raw (still percent-encoded) path, exactly as the client sent it."""
+    query: str
+    provider: Provider | None
+    route: str
+    connect_origin: str
+    """`scheme://host:port` actually connected to (differs under an upstream override)."""
+
+    @property
+    def host_header(self) -> str:
+        default = _DEFAULT_PORTS.get(self.scheme)
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+    @property
+    def connect_url(self) -> str:
+        query = f"?{self.query}" if self.query else ""
+        return f"{self.connect_origin}{self.path}{query}"
+
+
+def resolve(raw_path: str, query: str, target_header: str | None, settings: Settings) -> Target:
+    if target_header is not None:
+        return _from_header(target_header, settings)
+    return _from_prefix(raw_path, query, settings)
+
+
+def _from_header(value: str, settings: Settings) -> Target:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RoutingError(400, "X-LLMObserve-Target-URL must be an absolute http(s) URL")
+    try:
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    except ValueError:
+        raise RoutingError(400, "X-LLMObserve-Target-URL has an invalid port") from None
+    return _target(
+        parts.scheme,
+        parts.hostname,
+        port,
+        path=parts.path or "/",
+        query=parts.query,
+        route=LlmobserveProxyRouteValues.TARGET_HEADER,
+        settings=settings,
+    )
+
+
+def _from_prefix(raw_path: str, query: str, settings: Settings) -> Target:
+    prefix, _, rest = raw_path.lstrip("/").partition("/")
+    provider = provider_for_prefix(prefix)
+    if provider is None:
+        raise RoutingError(
+            404,
+            f"no provider is served at /{prefix}: send X-LLMObserve-Target-URL or use a "
+            "base URL such as /openai/v1 or /anthropic",
+        )
+    base = urlsplit(provider.base_url)
+    assert base.hostname is not None
+    port = base.port or _DEFAULT_PORTS[base.scheme]
+    return _target(
+        base.scheme,
+        base.hostname,
+        port,
+        path=base.path.rstrip("/") + "/" + rest,
+        query=query,
+        route=LlmobserveProxyRouteValues.BASE_URL,
+        settings=settings,
+    )
+
+
+def _target(
+    scheme: str, host: str, port: int, *, path: str, query: str, route: str, settings: Settings
+) -> Target:
+    host = host.lower()
+    provider = provider_for_host(host)
+    if provider is None and not any(host_matches(host, p) for p in settings.allowed_hosts):
+        raise RoutingError(
+            403,
+            f"target host {host!r} is not a known provider; "
+            "add it to LLMOBSERVE_ALLOWED_HOSTS to allow it",
+        )
+    origin = settings.upstream_overrides.get(host) or f"{scheme}://{host}:{port}"
+    return Target(scheme, host, port, path, query, provider, route, origin)
