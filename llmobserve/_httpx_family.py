@@ -10,7 +10,10 @@ instrumentation does that and wraps around this routing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+import weakref
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -50,6 +53,31 @@ class HttpxFamilyPatch:
         self.trace_requests = trace_requests
         self._tracer = trace.get_tracer("llmobserve.http", "0.1.0")
         self._applied: list[tuple[type, str]] = []
+        # The hop to our proxy normally shares the application's connection pool. When that
+        # pool tunnels through an HTTP(S)/SOCKS proxy (HTTPS_PROXY chosen for the provider
+        # URL), it uses a direct transport of its own. Async pools are bound to their loop.
+        self._lock = threading.Lock()
+        self._sync_transport: Any = None
+        self._async_transports: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+    def _proxy_transport(self, transport: Any) -> Any:
+        if not _goes_through_a_proxy(transport):
+            return transport  # share the application's pool (closed with its client)
+        with self._lock:
+            if self._sync_transport is None:
+                self._sync_transport = self.module.HTTPTransport(trust_env=False)
+            return self._sync_transport
+
+    def _async_proxy_transport(self, transport: Any) -> Any:
+        if not _goes_through_a_proxy(transport):
+            return transport
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            transport = self._async_transports.get(loop)
+            if transport is None:
+                transport = self.module.AsyncHTTPTransport(trust_env=False)
+                self._async_transports[loop] = transport
+            return transport
 
     def apply(self) -> None:
         sync_cls = self.module.HTTPTransport
@@ -75,6 +103,10 @@ class HttpxFamilyPatch:
             else:
                 log.warning("llmobserve: %s.%s was re-wrapped by someone else", cls, name)
         self._applied.clear()
+        if self._sync_transport is not None:
+            self._sync_transport.close()
+            self._sync_transport = None
+        self._async_transports.clear()  # closed with their event loops
 
     def _proxied(self, request: Any) -> Any:
         router = self.router
@@ -119,7 +151,7 @@ class HttpxFamilyPatch:
             try:
                 if self._routes(request):
                     try:
-                        response = original(transport, self._proxied(request))
+                        response = original(self._proxy_transport(transport), self._proxied(request))
                         self.router.proxy_ok()  # type: ignore[union-attr]
                     except connect_errors as exc:
                         self.router.proxy_failed(exc)  # type: ignore[union-attr]
@@ -142,7 +174,8 @@ class HttpxFamilyPatch:
             try:
                 if self._routes(request):
                     try:
-                        response = await original(transport, self._proxied(request))
+                        proxy_transport = self._async_proxy_transport(transport)
+                        response = await original(proxy_transport, self._proxied(request))
                         self.router.proxy_ok()  # type: ignore[union-attr]
                     except connect_errors as exc:
                         self.router.proxy_failed(exc)  # type: ignore[union-attr]
@@ -156,6 +189,11 @@ class HttpxFamilyPatch:
             return response
 
         return handle_async_request
+
+
+def _goes_through_a_proxy(transport: Any) -> bool:
+    pool = getattr(transport, "_pool", None)
+    return pool is not None and "Proxy" in type(pool).__name__
 
 
 def _end(span: Span | None, status: int) -> None:

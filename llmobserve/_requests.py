@@ -57,8 +57,10 @@ class RequestsPatch:
             path = parts.path + (f"?{parts.query}" if parts.query else "")
             proxied.url = router.proxy_url + path
             proxied.headers[TARGET_URL_HEADER] = request.url
+            # Environment proxies were chosen for the provider URL, not for ours.
+            proxy_kwargs = {**kwargs, "proxies": {}}
             try:
-                response = original(adapter, proxied, *args, **kwargs)
+                response = original(adapter, proxied, *args, **proxy_kwargs)
             except RequestsConnectionError as exc:
                 if not _never_sent(exc):
                     raise  # the proxy may have forwarded it: retrying could bill twice

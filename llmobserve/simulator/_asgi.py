@@ -34,6 +34,7 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
         query_string=scope.get("query_string", b""),
         headers=tuple((bytes(name), bytes(value)) for name, value in scope["headers"]),
         body=b"".join(chunks),
+        raw_path=bytes(scope.get("raw_path") or scope["path"].encode()),
     )
 
 

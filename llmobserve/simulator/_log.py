@@ -22,6 +22,7 @@ class RequestLog:
             {
                 "method": request.method,
                 "path": request.path,
+                "raw_path": request.raw_path.decode("latin-1"),
                 "query_string": request.query_string.decode("latin-1"),
                 # latin-1 maps every byte to one character, so values round-trip exactly.
                 "headers": [

@@ -26,6 +26,8 @@ class Request:
     query_string: bytes
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
+    raw_path: bytes = b""
+    """The path as sent on the wire, percent-encoding intact."""
 
     def header(self, name: str) -> str | None:
         """Return the first value of header `name` (case-insensitive), or None."""
