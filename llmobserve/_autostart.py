@@ -20,7 +20,7 @@ log = logging.getLogger("llmobserve")
 def proxy_is_up(proxy_url: str, timeout: float = 0.5) -> bool:
     try:
         with urllib.request.urlopen(f"{proxy_url}{HEALTH_PATH}", timeout=timeout) as response:  # noqa: S310 - our own http(s) proxy URL
-            return json.loads(response.read()).get("service") == SERVICE_NAME
+            return bool(json.loads(response.read()).get("service") == SERVICE_NAME)
     except (OSError, ValueError):
         return False
 

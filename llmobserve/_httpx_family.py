@@ -151,7 +151,8 @@ class HttpxFamilyPatch:
             try:
                 if self._routes(request):
                     try:
-                        response = original(self._proxy_transport(transport), self._proxied(request))
+                        proxy_transport = self._proxy_transport(transport)
+                        response = original(proxy_transport, self._proxied(request))
                         self.router.proxy_ok()  # type: ignore[union-attr]
                     except connect_errors as exc:
                         self.router.proxy_failed(exc)  # type: ignore[union-attr]

@@ -35,7 +35,7 @@ class TracingSetup:
             return  # a global provider cannot be replaced; shutdown happens at exit
         for processor in self.processors:
             processor.force_flush()
-            processor.shutdown()
+            processor.shutdown()  # type: ignore[no-untyped-call]
 
 
 def set_up_tracing(config: Config) -> TracingSetup:

@@ -66,7 +66,7 @@ def _otlp_exporter(
     ).strip()
     if protocol == "grpc" and collector_url is None:
         try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]
                 OTLPSpanExporter as GrpcExporter,
             )
         except ImportError:
@@ -75,7 +75,8 @@ def _otlp_exporter(
                 "exporting with http/protobuf instead"
             )
         else:
-            return GrpcExporter()
+            exporter: SpanExporter = GrpcExporter()
+            return exporter
     elif protocol not in (_HTTP, "grpc"):
         log.warning("OTLP protocol %r is not supported; using %s", protocol, _HTTP)
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from pricing import Registry, default_registry
 from proxy.handler import ProxyHandler
@@ -54,6 +56,9 @@ def create_app(
             provider.force_flush()
 
     return Starlette(
-        routes=[Route(HEALTH_PATH, health, methods=["GET"]), Mount("/", app=handler)],
+        routes=[
+            Route(HEALTH_PATH, health, methods=["GET"]),
+            Mount("/", app=cast(ASGIApp, handler)),
+        ],
         lifespan=lifespan,
     )

@@ -114,5 +114,8 @@ def read_request(body: bytes, *, stream_usage_opt_in: bool, inject: bool) -> Req
         return RequestFacts(model, stream, body)
     # https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options
     document["stream_options"] = {**(options or {}), "include_usage": True}
-    rewritten = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        rewritten = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate escape: valid JSON, not encodable UTF-8
+        rewritten = json.dumps(document, separators=(",", ":")).encode()
     return RequestFacts(model, stream, rewritten, usage_injected=True)

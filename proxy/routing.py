@@ -103,7 +103,7 @@ def _from_prefix(raw_path: str, query: str, settings: Settings) -> Target:
 def _target(
     scheme: str, host: str, port: int, *, path: str, query: str, route: str, settings: Settings
 ) -> Target:
-    host = host.lower()
+    host = host.lower().rstrip(".")
     provider = provider_for_host(host)
     if provider is None and not any(host_matches(host, p) for p in settings.allowed_hosts):
         raise RoutingError(

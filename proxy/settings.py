@@ -6,6 +6,7 @@ failed request later.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,8 +41,8 @@ class Settings:
             upstream_overrides=_overrides(env.get("LLMOBSERVE_UPSTREAM_OVERRIDES", "")),
             upstream_timeout=_positive(env, "LLMOBSERVE_UPSTREAM_TIMEOUT", 600.0),
             connect_timeout=_positive(env, "LLMOBSERVE_CONNECT_TIMEOUT", 10.0),
-            max_request_bytes=int(_positive(env, "LLMOBSERVE_MAX_REQUEST_BYTES", 32 * 2**20)),
-            max_parse_bytes=int(_positive(env, "LLMOBSERVE_MAX_PARSE_BYTES", 16 * 2**20)),
+            max_request_bytes=_byte_count(env, "LLMOBSERVE_MAX_REQUEST_BYTES", 32 * 2**20),
+            max_parse_bytes=_byte_count(env, "LLMOBSERVE_MAX_PARSE_BYTES", 16 * 2**20),
             inject_stream_usage=_flag(env, "LLMOBSERVE_INJECT_STREAM_USAGE", default=True),
         )
 
@@ -82,9 +83,19 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise SettingsError(f"{name}={raw!r} must be positive")
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"{name}={raw!r} must be a positive, finite number")
     return value
+
+
+def _byte_count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = _positive(env, name, float(default))
+    if not value.is_integer():
+        raise SettingsError(f"{name}={raw!r} is not a whole number of bytes")
+    return int(value)
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

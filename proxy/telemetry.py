@@ -44,7 +44,7 @@ from semconv import (
 log = logging.getLogger(__name__)
 
 MAX_ATTRIBUTION_CHARS = 256
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 controls
 
 
 def tracer_provider_from_env() -> TracerProvider:

@@ -88,7 +88,7 @@ def make_id(seed: str, length: int) -> str:
     every run, which keeps logs and snapshots comparable.
     """
     number = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest(), "big")
-    chars = []
+    chars: list[str] = []
     while len(chars) < length:
         number, digit = divmod(number, len(_ID_ALPHABET))
         chars.append(_ID_ALPHABET[digit])

@@ -11,7 +11,8 @@ from proxy.providers.catalog import (
     provider_for_prefix,
 )
 from proxy.providers.endpoints import Endpoint, detect_endpoint
-from proxy.providers.usage import CallResult, ResponseObserver
+from proxy.providers.result import CallResult
+from proxy.providers.usage import ResponseObserver
 
 __all__ = [
     "PROVIDERS",

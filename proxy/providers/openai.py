@@ -77,7 +77,8 @@ class ChatCompletions:
 def is_usage_chunk(event: Event) -> bool:
     """The extra chunk `include_usage` adds: usage set, choices empty."""
     data = event.data
-    return any(marker in data for marker in _USAGE_MARKERS) and b'"choices":[]' in data
+    has_usage = any(marker in data for marker in _USAGE_MARKERS)
+    return has_usage and (b'"choices":[]' in data or b'"choices": []' in data)
 
 
 def strip_null_usage(raw: bytes) -> bytes:

@@ -22,6 +22,8 @@ class Event:
     """The `event:` field, empty when absent."""
     data: bytes
     """The `data:` lines joined by newlines."""
+    complete: bool = True
+    """False for the bytes of an event abandoned for exceeding the size cap (not parsed)."""
 
 
 def parse_event(raw: bytes) -> Event:
@@ -52,9 +54,11 @@ class EventSplitter:
             start = match.end()
         self._pending = buffer[start:]
         if len(self._pending) > self._max_pending:
-            # One event larger than the cap: give up on it rather than hold unbounded memory.
-            self._pending = b""
+            # One event larger than the cap: give up on it rather than hold unbounded memory,
+            # but hand its bytes back so a caller that forwards events loses nothing.
+            overflow, self._pending = self._pending, b""
             self.overflowed = True
+            yield Event(overflow, b"", b"", complete=False)
 
     def tail(self) -> bytes:
         """Bytes after the last complete event (a stream cut mid-event)."""

@@ -15,7 +15,7 @@ from proxy.providers import anthropic, openai
 from proxy.providers.decoding import BodyDecoder, DecodingError
 from proxy.providers.endpoints import ANTHROPIC_MESSAGES, OPENAI_CHAT, Endpoint
 from proxy.providers.result import CallResult, StreamReader, WireFormat
-from proxy.providers.sse import EventSplitter
+from proxy.providers.sse import Event, EventSplitter
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class ResponseObserver:
         except DecodingError as exc:
             self._problem = str(exc)
         streaming = content_type.lower().startswith("text/event-stream") and status < 400
+        self._streaming = streaming
         if streaming:
             self._stream = self._wire.stream_reader()
         # Removing chunks is only possible on bytes we can frame: identity encoding.
@@ -68,46 +69,60 @@ class ResponseObserver:
         return self._filter
 
     def feed(self, chunk: bytes) -> bytes:
+        if self._filter:
+            return self._feed_filtered(chunk)
         try:
-            if self._filter:
-                return self._feed_filtered(chunk)
             self._read(chunk)
+        except DecodingError as exc:
+            self._stop_reading(str(exc))
         except Exception as exc:  # a parser bug must never cost the client its response
             log.exception("usage parser failed; forwarding unchanged")
-            self._problem = f"parser error: {type(exc).__name__}"
-            self._decoder = None
-            self._stream = None
-            if self._filter:
-                self._filter = False
-                return chunk
+            self._stop_reading(f"parser error: {type(exc).__name__}")
         return chunk
 
+    def _stop_reading(self, problem: str) -> None:
+        self._problem = problem
+        self._decoder = None
+        self._stream = None
+        self._body.clear()
+
     def _feed_filtered(self, chunk: bytes) -> bytes:
+        # Framing and the usage-chunk test are plain byte operations; only the reader can
+        # fail, and then events keep flowing, unread. Nothing held back is ever dropped.
         out: list[bytes] = []
-        reader = self._stream
-        assert reader is not None
         for event in self._splitter.feed(chunk):
-            reader.on_event(event)
+            if not event.complete:
+                out.append(event.raw)
+                continue
+            self._read_event(event)
             if openai.is_usage_chunk(event):
                 continue
             out.append(openai.strip_null_usage(event.raw))
         return b"".join(out)
 
+    def _read_event(self, event: Event) -> None:
+        if self._stream is None:
+            return
+        try:
+            self._stream.on_event(event)
+        except Exception as exc:
+            log.exception("usage parser failed; forwarding unchanged")
+            self._stop_reading(f"parser error: {type(exc).__name__}")
+
     def _read(self, chunk: bytes) -> None:
         if self._decoder is None:
             return
-        decoded = self._decoder.decode(chunk)
-        if self._stream is not None:
-            for event in self._splitter.feed(decoded):
-                self._stream.on_event(event)
-            return
-        self._size += len(decoded)
-        if self._size > self._max:
-            self._problem = f"response body larger than {self._max} bytes; usage not read"
-            self._decoder = None
-            self._body.clear()
-            return
-        self._body.append(decoded)
+        for piece in self._decoder.decode(chunk):
+            if self._stream is not None:
+                for event in self._splitter.feed(piece):
+                    if event.complete:
+                        self._stream.on_event(event)
+                continue
+            self._size += len(piece)
+            if self._size > self._max:
+                self._stop_reading(f"response body larger than {self._max} bytes; usage not read")
+                return
+            self._body.append(piece)
 
     def finish(self) -> tuple[bytes, CallResult]:
         """End of the body: the bytes still held back (filter mode) and what was read."""
@@ -119,18 +134,21 @@ class ResponseObserver:
             return tail, CallResult(problem=f"parser error: {type(exc).__name__}")
 
     def _result(self) -> CallResult:
-        if self._decoder is not None:
+        if self._decoder is not None and not self._filter:
             try:
                 rest = self._decoder.flush()
             except DecodingError as exc:
-                self._problem, rest = str(exc), b""
+                self._stop_reading(str(exc))
+                rest = b""
             if rest:
                 self._read(rest)
-        if self._stream is not None:
-            result = self._stream.result()
-            if self._splitter.overflowed:
-                return _with_problem(result, "a stream event exceeded the parse limit")
-            return _with_problem(result, self._problem) if self._problem else result
+        if self._splitter.overflowed and self._problem is None:
+            self._problem = f"a stream event exceeded the parse limit ({self._max} bytes)"
+        stream = self._stream or (self._wire.stream_reader() if self._streaming else None)
+        if stream is not None:
+            # What the observer saw (size cap, encoding, parser error) explains a missing
+            # usage better than the reader's own guess.
+            return _with_problem(stream.result(), self._problem)
         if self._problem is not None:
             return CallResult(problem=self._problem)
         return self._read_document(b"".join(self._body))
@@ -138,10 +156,14 @@ class ResponseObserver:
     def _read_document(self, body: bytes) -> CallResult:
         if not body:
             return CallResult(problem="response body is empty")
+        kind = "error body" if self._status >= 400 else "response body"
         try:
             document = json.loads(body)
-        except ValueError as exc:
-            kind = "error body" if self._status >= 400 else "response body"
+        except UnicodeDecodeError as exc:
+            return CallResult(
+                problem=f"{kind} is not valid JSON (invalid UTF-8 at byte {exc.start})"
+            )
+        except json.JSONDecodeError as exc:
             return CallResult(problem=f"{kind} is not valid JSON ({exc.msg} at byte {exc.pos})")
         if self._status >= 400:
             return CallResult(error_type=self._wire.read_error(document))
@@ -149,7 +171,7 @@ class ResponseObserver:
 
 
 def _with_problem(result: CallResult, problem: str | None) -> CallResult:
-    if problem is None or result.problem is not None:
+    if problem is None:
         return result
     return CallResult(
         result.response_model,

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from llmobserve._servers import free_port
 
 HERE = Path(__file__).parent
 
@@ -34,7 +34,10 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) 
 
 class Service:
     def __init__(self, args: list[str], health: str, env: dict[str, str] | None = None) -> None:
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"llmobserve-{Path(args[0]).name}-{os.getpid()}-{free_port()}.log"
+        self.log = (
+            Path(os.environ.get("TMPDIR", "/tmp"))
+            / f"llmobserve-{Path(args[0]).name}-{os.getpid()}-{free_port()}.log"
+        )
         self._log_file = self.log.open("wb")
         self.process = subprocess.Popen(
             args, env={**os.environ, **(env or {})}, stdout=self._log_file, stderr=subprocess.STDOUT
@@ -43,7 +46,9 @@ class Service:
             wait_for(health, self.process)
         except RuntimeError:
             self.stop()
-            raise RuntimeError(f"{args[0]} failed to start:\n{self.log.read_text()[-3000:]}") from None
+            raise RuntimeError(
+                f"{args[0]} failed to start:\n{self.log.read_text()[-3000:]}"
+            ) from None
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -79,7 +84,9 @@ class Jaeger:
         )
 
     def traces(self, service: str) -> list[dict]:
-        response = httpx.get(f"{self.query_url}/api/traces", params={"service": service, "limit": 50})
+        response = httpx.get(
+            f"{self.query_url}/api/traces", params={"service": service, "limit": 50}
+        )
         response.raise_for_status()
         return list(response.json()["data"] or [])
 
@@ -107,7 +114,9 @@ def start_proxy_process(simulator_url: str, otlp_url: str) -> tuple[str, Service
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
-        "LLMOBSERVE_UPSTREAM_OVERRIDES": f"api.openai.com={simulator_url},api.anthropic.com={simulator_url}",
+        "LLMOBSERVE_UPSTREAM_OVERRIDES": (
+            f"api.openai.com={simulator_url},api.anthropic.com={simulator_url}"
+        ),
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_url,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
     }

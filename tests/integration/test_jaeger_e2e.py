@@ -1,4 +1,4 @@
-"""The vertical slice end to end: user code -> real proxy process -> simulator, spans -> real Jaeger."""
+"""The vertical slice end to end: user code -> proxy process -> simulator; spans -> real Jaeger."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ with section("agent:multi_llm_agent"):
         OpenAI().chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "Hello"}}])
     with section("tool:anthropic_call"):
         Anthropic().messages.create(model="claude-3-haiku-20240307", max_tokens=100, messages=[{{"role": "user", "content": "Hello"}}])
-"""
+"""  # noqa: E501
 
 
 def wait_for_trace(jaeger, service: str, spans_wanted: int) -> dict:
@@ -84,7 +84,10 @@ def test_user_code_produces_one_priced_trace_in_jaeger(jaeger, simulator_process
     anthropic_span = by_name["chat claude-3-haiku-20240307"]
     for span in (openai_span, anthropic_span):
         assert services[span["processID"]] == "llmobserve-proxy"
-    assert ancestors(openai_span, by_id)[-2:] == ["execute_tool openai_call", "invoke_agent multi_llm_agent"]
+    assert ancestors(openai_span, by_id)[-2:] == [
+        "execute_tool openai_call",
+        "invoke_agent multi_llm_agent",
+    ]
     assert ancestors(anthropic_span, by_id)[-2:] == [
         "execute_tool anthropic_call",
         "invoke_agent multi_llm_agent",
@@ -92,7 +95,10 @@ def test_user_code_produces_one_priced_trace_in_jaeger(jaeger, simulator_process
     assert services[by_name["invoke_agent multi_llm_agent"]["processID"]] == service
 
     openai_tags, anthropic_tags = tags(openai_span), tags(anthropic_span)
-    assert (openai_tags["gen_ai.usage.input_tokens"], openai_tags["gen_ai.usage.output_tokens"]) == (12, 7)
+    assert (
+        openai_tags["gen_ai.usage.input_tokens"],
+        openai_tags["gen_ai.usage.output_tokens"],
+    ) == (12, 7)
     # 12 x $0.15/M + 7 x $0.60/M = $0.000006
     assert Decimal(str(openai_tags["gen_ai.usage.cost"])) == Decimal("0.000006")
     assert openai_tags["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"

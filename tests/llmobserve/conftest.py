@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import llmobserve
-from tests.conftest import ServerThread
+from llmobserve._servers import ServerThread
 
 _EXPORTER = InMemorySpanExporter()
 

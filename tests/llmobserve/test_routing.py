@@ -147,4 +147,6 @@ def test_httpx2_span_never_records_query_strings(spans, fake_provider):
     llmobserve.observe()
     httpx2.get(f"http://localhost:{fake_provider.port}/v1beta/models?key=AIza-secret")
     (span,) = [s for s in spans.get_finished_spans() if s.name == "GET"]
-    assert span.attributes[URL_FULL] == f"http://localhost:{fake_provider.port}/v1beta/models?REDACTED"
+    assert (
+        span.attributes[URL_FULL] == f"http://localhost:{fake_provider.port}/v1beta/models?REDACTED"
+    )

@@ -93,7 +93,9 @@ def test_customer_id_is_set_on_sections_below_it(spans):
     import contextvars
 
     contextvars.copy_context().run(run)
-    assert by_name(spans)["invoke_agent billing"].attributes[LLMOBSERVE_CUSTOMER_ID] == "customer-123"
+    assert (
+        by_name(spans)["invoke_agent billing"].attributes[LLMOBSERVE_CUSTOMER_ID] == "customer-123"
+    )
     assert get_customer_id() is None
 
 

@@ -49,7 +49,9 @@ def openai_client(proxy_url: str) -> openai.OpenAI:
 
 
 def anthropic_client(proxy_url: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(api_key=ANTHROPIC_KEY, base_url=f"{proxy_url}/anthropic", max_retries=0)
+    return anthropic.Anthropic(
+        api_key=ANTHROPIC_KEY, base_url=f"{proxy_url}/anthropic", max_retries=0
+    )
 
 
 def test_health_reports_service(proxy):
@@ -58,7 +60,9 @@ def test_health_reports_service(proxy):
 
 
 def test_openai_chat_through_base_url_is_priced(proxy):
-    completion = openai_client(proxy.url).chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    completion = openai_client(proxy.url).chat.completions.create(
+        model="gpt-4o-mini", messages=HELLO
+    )
     assert completion.usage is not None
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (12, 7)
     span = proxy.span()
@@ -105,7 +109,9 @@ def test_openai_stream_with_usage_request_is_left_alone(proxy, simulator):
 
 
 def test_openai_cached_tokens_are_priced_at_the_cache_rate(proxy):
-    client = openai_client(proxy.url).with_options(default_headers={"x-simulator-scenario": "cached"})
+    client = openai_client(proxy.url).with_options(
+        default_headers={"x-simulator-scenario": "cached"}
+    )
     client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     attrs = proxy.span().attributes
     assert attrs[GEN_AI_USAGE_INPUT_TOKENS] == 1036  # cached included, as the convention says
@@ -116,9 +122,13 @@ def test_openai_cached_tokens_are_priced_at_the_cache_rate(proxy):
 
 def test_anthropic_messages_json_and_stream_are_priced(proxy):
     client = anthropic_client(proxy.url)
-    message = client.messages.create(model="claude-3-haiku-20240307", max_tokens=100, messages=HELLO)
+    message = client.messages.create(
+        model="claude-3-haiku-20240307", max_tokens=100, messages=HELLO
+    )
     assert (message.usage.input_tokens, message.usage.output_tokens) == (12, 7)
-    with client.messages.stream(model="claude-3-haiku-20240307", max_tokens=100, messages=HELLO) as stream:
+    with client.messages.stream(
+        model="claude-3-haiku-20240307", max_tokens=100, messages=HELLO
+    ) as stream:
         final = stream.get_final_message()
     assert final.usage.output_tokens == 7
     spans = proxy.spans(2)
@@ -132,8 +142,12 @@ def test_anthropic_messages_json_and_stream_are_priced(proxy):
 
 
 def test_anthropic_cache_read_and_write_are_priced_apart(proxy):
-    client = anthropic_client(proxy.url).with_options(default_headers={"x-simulator-scenario": "cached"})
-    with client.messages.stream(model="claude-3-haiku-20240307", max_tokens=100, messages=HELLO) as stream:
+    client = anthropic_client(proxy.url).with_options(
+        default_headers={"x-simulator-scenario": "cached"}
+    )
+    with client.messages.stream(
+        model="claude-3-haiku-20240307", max_tokens=100, messages=HELLO
+    ) as stream:
         stream.get_final_message()
     attrs = proxy.span().attributes
     assert attrs[GEN_AI_USAGE_INPUT_TOKENS] == 12 + 1024 + 256
@@ -179,7 +193,9 @@ def test_malformed_body_is_forwarded_and_span_says_why(proxy):
 
 
 def test_truncated_stream_is_forwarded_and_span_says_why(proxy):
-    client = openai_client(proxy.url).with_options(default_headers={"x-simulator-scenario": "malformed"})
+    client = openai_client(proxy.url).with_options(
+        default_headers={"x-simulator-scenario": "malformed"}
+    )
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True))
     assert chunks  # what arrived before the cut reaches the client
     attrs = proxy.span().attributes
@@ -226,7 +242,8 @@ def test_allowed_hosts_variable_admits_a_wildcard_domain(start_proxy, simulator)
         upstream_overrides={"llm.internal.example": simulator.url},
     )
     response = httpx.get(
-        f"{proxy.url}/v1/models", headers={TARGET_URL_HEADER: "https://llm.internal.example/v1/models"}
+        f"{proxy.url}/v1/models",
+        headers={TARGET_URL_HEADER: "https://llm.internal.example/v1/models"},
     )
     assert response.status_code == 404  # the simulator's answer, forwarded
     assert simulator.requests()[0]["path"] == "/v1/models"
@@ -234,7 +251,9 @@ def test_allowed_hosts_variable_admits_a_wildcard_domain(start_proxy, simulator)
 
 def test_target_header_routes_and_our_headers_never_reach_the_provider(proxy, simulator):
     traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    baggage = "llmobserve.customer.id=customer-123,llmobserve.section.path=agent%3Ax%2Ftool%3Ay,team=red"
+    baggage = (
+        "llmobserve.customer.id=customer-123,llmobserve.section.path=agent%3Ax%2Ftool%3Ay,team=red"
+    )
     response = httpx.post(
         f"{proxy.url}/v1/chat/completions?trace=1",
         headers={
@@ -314,7 +333,9 @@ def test_api_keys_never_reach_spans_or_logs(proxy, caplog):
     anthropic_client(proxy.url).messages.create(
         model="claude-3-haiku-20240307", max_tokens=10, messages=HELLO
     )
-    httpx.post(f"{proxy.url}/openai/v1/chat/completions", headers={"Authorization": f"Bearer {OPENAI_KEY}"})
+    httpx.post(
+        f"{proxy.url}/openai/v1/chat/completions", headers={"Authorization": f"Bearer {OPENAI_KEY}"}
+    )
     spans = proxy.spans(3)
     emitted = json.dumps([json.loads(s.to_json()) for s in spans]) + caplog.text
     for secret in (OPENAI_KEY, ANTHROPIC_KEY, "5ecret"):
@@ -338,7 +359,7 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class _silent_server:  # noqa: N801
+class _silent_server:
     """Accepts connections and never answers."""
 
     def __enter__(self) -> int:

@@ -127,12 +127,6 @@ def test_settings_from_env_refuses_bad_number(name: str, value: str) -> None:
         Settings.from_env({name: value})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _positive accepts float('nan') and float('inf'): timeouts become nan/inf "
-    "silently, and the byte limits fail in int() with a bare ValueError/OverflowError "
-    "that does not name the variable",
-)
 @pytest.mark.parametrize("name", NUMBER_VARIABLES)
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_settings_from_env_refuses_non_finite_number(name: str, value: str) -> None:
@@ -140,11 +134,6 @@ def test_settings_from_env_refuses_non_finite_number(name: str, value: str) -> N
         Settings.from_env({name: value})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: byte limits are parsed as floats and truncated by int(): '0.5' is accepted "
-    "and becomes a limit of 0 bytes",
-)
 @pytest.mark.parametrize("name", ["LLMOBSERVE_MAX_REQUEST_BYTES", "LLMOBSERVE_MAX_PARSE_BYTES"])
 def test_settings_from_env_refuses_fractional_byte_limit(name: str) -> None:
     with pytest.raises(SettingsError, match=name):

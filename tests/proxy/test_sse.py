@@ -193,7 +193,8 @@ def test_event_splitter_holds_pending_bytes_up_to_the_cap() -> None:
 def test_event_splitter_overflows_when_pending_bytes_exceed_the_cap() -> None:
     splitter = EventSplitter(10)
 
-    assert list(splitter.feed(b"data: 12345")) == []
+    # The abandoned bytes come back unparsed, so a caller that forwards events loses nothing.
+    assert list(splitter.feed(b"data: 12345")) == [Event(b"data: 12345", b"", b"", complete=False)]
 
     assert splitter.overflowed
     assert splitter.tail() == b""

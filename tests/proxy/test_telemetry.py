@@ -461,11 +461,6 @@ def test_attribution_cleans_percent_encoded_baggage_header() -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): telemetry._UNPRINTABLE removes only C0 controls and DEL; C1 "
-    "controls U+0080-U+009F (e.g. U+009B, the 8-bit CSI) pass into span attributes",
-)
 def test_attribution_removes_c1_control_characters() -> None:
     context = _baggage_context(**{BAGGAGE_CUSTOMER_ID: "ac\x9b31mme\x85"})
 
