@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -16,21 +16,17 @@ from tests.integration.conftest import offline_env, start_proxy_process
 
 pytestmark = pytest.mark.integration
 
-# The code from the README and issue 2, verbatim but for the ports.
-USER_CODE = """
-import llmobserve
-llmobserve.observe(collector_url="{collector}", proxy_url="{proxy}", service_name="{service}")
-from llmobserve import section, set_customer_id
-from openai import OpenAI
-from anthropic import Anthropic
+README = Path(__file__).resolve().parents[2] / "README.md"
 
-set_customer_id("customer-123")
-with section("agent:multi_llm_agent"):
-    with section("tool:openai_call"):
-        OpenAI().chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "Hello"}}])
-    with section("tool:anthropic_call"):
-        Anthropic().messages.create(model="claude-3-haiku-20240307", max_tokens=100, messages=[{{"role": "user", "content": "Hello"}}])
-"""  # noqa: E501
+
+def readme_example(collector: str, proxy: str) -> str:
+    """The README's example, as written, pointed at this test's Jaeger and proxy."""
+    text = README.read_text()
+    code = text[text.index("```python\n") + len("```python\n") :]
+    code = code[: code.index("```")]
+    assert 'collector_url="http://localhost:4318"' in code
+    assert 'proxy_url="http://localhost:9000"' in code
+    return code.replace("http://localhost:4318", collector).replace("http://localhost:9000", proxy)
 
 
 def wait_for_trace(jaeger, service: str, spans_wanted: int) -> dict:
@@ -62,11 +58,11 @@ def ancestors(span: dict, by_id: dict) -> list[str]:
 def test_user_code_produces_one_priced_trace_in_jaeger(jaeger, simulator_process):
     proxy_url, proxy = start_proxy_process(simulator_process, jaeger.otlp_url)
     service = f"e2e-{uuid.uuid4().hex[:8]}"
-    code = USER_CODE.format(collector=jaeger.otlp_url, proxy=proxy_url, service=service)
+    code = readme_example(jaeger.otlp_url, proxy_url)
     try:
         subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)],
-            env={**offline_env(), **_path_env()},
+            [sys.executable, "-c", code],
+            env={**offline_env(), **_path_env(), "OTEL_SERVICE_NAME": service},
             check=True,
             timeout=60,
         )
