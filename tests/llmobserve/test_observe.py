@@ -102,3 +102,22 @@ def test_unreachable_collector_never_breaks_the_app():
         OTEL_EXPORTER_OTLP_TIMEOUT="0.5",
     )
     assert "app done" in result.stdout
+
+
+def test_auto_start_proxy_starts_one_and_stops_it_at_exit():
+    from llmobserve._servers import free_port
+
+    port = free_port()
+    code = f"""
+        import httpx
+        import llmobserve
+        llmobserve.observe(proxy_url="http://127.0.0.1:{port}", auto_start_proxy=True)
+        print(httpx.get("http://127.0.0.1:{port}/health").json()["service"])
+    """
+    result = run_app(code, OTEL_TRACES_EXPORTER="none")
+    assert result.stdout.strip() == "llmobserve-proxy"
+    import httpx
+    import pytest
+
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/health")

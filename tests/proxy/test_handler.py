@@ -6,7 +6,9 @@ import gzip
 import json
 import logging
 import socket
+import subprocess
 import threading
+import time
 from decimal import Decimal
 
 import anthropic
@@ -387,3 +389,45 @@ class _silent_server:
         for conn in self._conns:
             conn.close()
         self._sock.close()
+
+
+def test_curl_uses_the_proxy_by_base_url(proxy):
+    result = subprocess.run(
+        [
+            "curl",
+            "--silent",
+            "--show-error",
+            f"{proxy.url}/openai/v1/chat/completions",
+            "-H",
+            f"Authorization: Bearer {OPENAI_KEY}",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            json.dumps({"model": "gpt-4o-mini", "messages": HELLO}),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    assert json.loads(result.stdout)["usage"]["prompt_tokens"] == 12
+    assert proxy.span().attributes[GEN_AI_USAGE_COST] == float(Decimal("0.000006"))
+
+
+def test_stream_chunks_reach_the_client_as_they_arrive(proxy):
+    # The simulator waits 50 ms between events; a buffering proxy would deliver them at once.
+    arrivals = []
+    with httpx.stream(
+        "POST",
+        f"{proxy.url}/anthropic/v1/messages",
+        headers={"x-api-key": ANTHROPIC_KEY, "x-simulator-scenario": "slow_stream"},
+        json={
+            "model": "claude-3-haiku-20240307",
+            "max_tokens": 10,
+            "messages": HELLO,
+            "stream": True,
+        },
+    ) as response:
+        for _ in response.iter_raw():
+            arrivals.append(time.monotonic())
+    assert len(arrivals) >= 5
+    assert arrivals[-1] - arrivals[0] >= 0.2
