@@ -50,12 +50,14 @@ def strip_our_baggage(value: bytes) -> bytes:
 
 
 def upstream_headers(
-    headers: Iterable[tuple[bytes, bytes]], *, accept_identity: bool
+    headers: Iterable[tuple[bytes, bytes]], *, accept_identity: bool, keep_length: bool = False
 ) -> list[tuple[str, str]]:
     """The client's headers as they may go upstream (Host, length and traceparent are set
     by the caller)."""
     headers = list(headers)
     dropped = HOP_BY_HOP | connection_tokens(headers) | _REPLACED_UPSTREAM
+    if keep_length:  # a body streamed through unread keeps the client's declared length
+        dropped = dropped - {b"content-length"}
     out: list[tuple[str, str]] = []
     for name, value in headers:
         lower = name.lower()

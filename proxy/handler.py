@@ -186,7 +186,11 @@ class ProxyHandler:
         receive: Any,
         send: Any,
     ) -> None:
-        out_headers = upstream_headers(headers, accept_identity=call.facts.usage_injected)
+        out_headers = upstream_headers(
+            headers,
+            accept_identity=call.facts.usage_injected,
+            keep_length=not isinstance(body, bytes),
+        )
         out_headers.append(("Host", target.host_header))
         carrier: dict[str, str] = {}
         self._traceparent.inject(carrier, context=set_span_in_context(call.span))
@@ -206,6 +210,9 @@ class ProxyHandler:
         except asyncio.CancelledError:
             if watcher is not None and watcher.disconnected:
                 call.fail("client_disconnected", "the client went away before the response ended")
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()  # our own cancellation, handled here
                 return
             call.fail("cancelled", "the proxy was stopped during the call")
             raise

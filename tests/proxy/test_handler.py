@@ -431,3 +431,33 @@ def test_stream_chunks_reach_the_client_as_they_arrive(proxy):
             arrivals.append(time.monotonic())
     assert len(arrivals) >= 5
     assert arrivals[-1] - arrivals[0] >= 0.2
+
+
+def test_unmetered_body_is_streamed_with_its_length(proxy, simulator):
+    payload = b"x" * 100_000
+
+    def chunks():
+        for start in range(0, len(payload), 10_000):
+            yield payload[start : start + 10_000]
+
+    httpx.post(
+        f"{proxy.url}/openai/v1/files",
+        headers={"Authorization": f"Bearer {OPENAI_KEY}", "Content-Length": str(len(payload))},
+        content=chunks(),
+    )
+    received = simulator.requests()[0]
+    assert received["body"] == payload.decode()
+    assert dict((k.lower(), v) for k, v in received["headers"])["content-length"] == "100000"
+    assert proxy.span().attributes[LLMOBSERVE_COST_STATUS] == "not_metered"
+
+
+def test_client_disconnect_mid_stream_ends_the_span_as_disconnected(proxy):
+    with httpx.stream(
+        "POST",
+        f"{proxy.url}/anthropic/v1/messages",
+        headers={"x-api-key": ANTHROPIC_KEY, "x-simulator-scenario": "slow_stream"},
+        json={"model": "claude-3-haiku-20240307", "max_tokens": 10, "messages": HELLO, "stream": True},
+    ) as response:
+        next(response.iter_raw())
+    span = proxy.span()
+    assert span.attributes[ERROR_TYPE] == "client_disconnected"
