@@ -456,7 +456,12 @@ def test_client_disconnect_mid_stream_ends_the_span_as_disconnected(proxy):
         "POST",
         f"{proxy.url}/anthropic/v1/messages",
         headers={"x-api-key": ANTHROPIC_KEY, "x-simulator-scenario": "slow_stream"},
-        json={"model": "claude-3-haiku-20240307", "max_tokens": 10, "messages": HELLO, "stream": True},
+        json={
+            "model": "claude-3-haiku-20240307",
+            "max_tokens": 10,
+            "messages": HELLO,
+            "stream": True,
+        },
     ) as response:
         next(response.iter_raw())
     span = proxy.span()
