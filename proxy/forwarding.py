@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from urllib.parse import unquote
 
 from proxy.protocol import HEADER_PREFIX, OUR_BAGGAGE_KEYS
+from proxy.providers.base import RequestFacts
 
 HOP_BY_HOP = frozenset(
     {
@@ -80,17 +80,6 @@ def downstream_headers(raw: Iterable[tuple[bytes, bytes]], *, drop_length: bool)
     if drop_length:
         dropped = dropped | {b"content-length"}
     return [(name.lower(), value) for name, value in raw if name.lower() not in dropped]
-
-
-@dataclass(frozen=True)
-class RequestFacts:
-    """What the request says that pricing and the span need."""
-
-    model: str | None = None
-    stream: bool = False
-    body: bytes = b""
-    """The body to send upstream (the client's, or one asking for stream usage)."""
-    usage_injected: bool = False
 
 
 def read_request(body: bytes, *, stream_usage_opt_in: bool, inject: bool) -> RequestFacts:

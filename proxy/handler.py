@@ -21,15 +21,11 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from yarl import URL
 
 from pricing import Registry
-from proxy.forwarding import (
-    RequestFacts,
-    downstream_headers,
-    read_request,
-    upstream_headers,
-)
+from proxy.forwarding import downstream_headers, upstream_headers
 from proxy.protocol import TARGET_URL_HEADER
+from proxy.providers.base import RequestFacts
 from proxy.providers.endpoints import Endpoint, detect_endpoint
-from proxy.providers.usage import ResponseObserver
+from proxy.providers.usage import ResponseObserver, request_facts
 from proxy.routing import RoutingError, Target, resolve
 from proxy.settings import Settings
 from proxy.telemetry import attribution, record_response
@@ -120,10 +116,8 @@ class ProxyHandler:
                     "(LLMOBSERVE_MAX_REQUEST_BYTES)",
                 )
                 return
-            facts = read_request(
-                raw_body,
-                stream_usage_opt_in=endpoint.stream_usage_opt_in,
-                inject=self._settings.inject_stream_usage,
+            facts = request_facts(
+                endpoint, raw_body, inject_stream_usage=self._settings.inject_stream_usage
             )
             body = facts.body
         else:
@@ -273,6 +267,8 @@ class _Call:
             content_type=response.headers.get("Content-Type", ""),
             content_encoding=response.headers.get("Content-Encoding", ""),
             drop_injected_usage=self.facts.usage_injected,
+            request=self.facts,
+            headers=response.headers,
         )
         return self._observer
 

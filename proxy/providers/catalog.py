@@ -7,26 +7,15 @@ Hosts come from ../shared/reference/provider-formats.md, section 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
+from proxy.providers import llm, services
+from proxy.providers.base import Provider
 from semconv import GenAiProviderNameValues
 
+__all__ = ["PROVIDERS", "Provider", "host_matches", "provider_for_host", "provider_for_prefix"]
 
-@dataclass(frozen=True)
-class Provider:
-    """A provider the proxy knows: its hosts and the prefix that routes to it by base URL."""
-
-    id: str
-    hosts: tuple[str, ...]
-    """Exact host names, or `*.suffix` patterns matching any subdomain."""
-    base_url: str
-    """Where `/{prefix}/...` is sent when a client uses the proxy as its base URL."""
-    prefix: str
-    """First path segment for base-URL routing, e.g. `openai` for `/openai/v1/...`."""
-
-
-PROVIDERS: tuple[Provider, ...] = (
+_CORE: tuple[Provider, ...] = (
     Provider(
         GenAiProviderNameValues.OPENAI,
         (
@@ -47,34 +36,9 @@ PROVIDERS: tuple[Provider, ...] = (
         "https://api.anthropic.com",
         "anthropic",
     ),
-    # Known and allowed, not metered yet (see docs/providers.md): calls are forwarded and
-    # traced, and their spans say `llmobserve.cost.status=not_metered`.
-    Provider(
-        "gcp.gemini",
-        ("generativelanguage.googleapis.com",),
-        "https://generativelanguage.googleapis.com",
-        "gemini",
-    ),
-    Provider("cohere", ("api.cohere.com", "api.cohere.ai"), "https://api.cohere.com", "cohere"),
-    Provider(
-        "mistral_ai",
-        ("api.mistral.ai", "codestral.mistral.ai"),
-        "https://api.mistral.ai",
-        "mistral",
-    ),
-    Provider("groq", ("api.groq.com",), "https://api.groq.com", "groq"),
-    Provider(
-        "together", ("api.together.xyz", "api.together.ai"), "https://api.together.xyz", "together"
-    ),
-    Provider("deepseek", ("api.deepseek.com",), "https://api.deepseek.com", "deepseek"),
-    Provider("x_ai", ("api.x.ai",), "https://api.x.ai", "xai"),
-    Provider("perplexity", ("api.perplexity.ai",), "https://api.perplexity.ai", "perplexity"),
-    Provider("openrouter", ("openrouter.ai",), "https://openrouter.ai", "openrouter"),
-    Provider("fireworks", ("api.fireworks.ai",), "https://api.fireworks.ai", "fireworks"),
-    Provider("cerebras", ("api.cerebras.ai",), "https://api.cerebras.ai", "cerebras"),
-    Provider("voyage", ("api.voyageai.com",), "https://api.voyageai.com", "voyage"),
-    Provider("elevenlabs", ("api.elevenlabs.io",), "https://api.elevenlabs.io", "elevenlabs"),
 )
+
+PROVIDERS: tuple[Provider, ...] = _CORE + llm.PROVIDERS + services.PROVIDERS
 
 
 def host_matches(host: str, pattern: str) -> bool:

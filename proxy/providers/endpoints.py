@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
+from proxy.providers import llm, services
+from proxy.providers.base import Endpoint, EndpointDetector
 from semconv import GenAiOperationNameValues, GenAiProviderNameValues
+
+__all__ = ["ANTHROPIC_MESSAGES", "OPENAI_CHAT", "Endpoint", "detect_endpoint"]
 
 OPENAI_CHAT: Final = "openai_chat"
 ANTHROPIC_MESSAGES: Final = "anthropic_messages"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A metered endpoint."""
-
-    operation: str
-    """The `gen_ai.operation.name` of calls to it."""
-    wire_format: str
-    """Which parser reads its responses (`OPENAI_CHAT`, `ANTHROPIC_MESSAGES`)."""
-    stream_usage_opt_in: bool = False
-    """OpenAI-style streams report usage only when asked (`stream_options.include_usage`)."""
 
 
 _ENDPOINTS: Final[dict[tuple[str, str, str], Endpoint]] = {
@@ -38,7 +29,15 @@ _ENDPOINTS: Final[dict[tuple[str, str, str], Endpoint]] = {
 def detect_endpoint(provider_id: str, method: str, path: str) -> Endpoint | None:
     """The metered endpoint for a call, or None when llmobserve does not meter it (yet).
 
-    `path` is the URL path without the query string; a trailing slash is ignored.
+    `path` is the raw URL path without the query string; a trailing slash is ignored.
     """
     normalised = path.rstrip("/") or "/"
-    return _ENDPOINTS.get((provider_id, method.upper(), normalised))
+    method = method.upper()
+    endpoint = _ENDPOINTS.get((provider_id, method, normalised))
+    if endpoint is not None:
+        return endpoint
+    detector = _DETECTORS.get(provider_id)
+    return detector(method, normalised) if detector is not None else None
+
+
+_DETECTORS: Final[dict[str, EndpointDetector]] = {**llm.DETECTORS, **services.DETECTORS}

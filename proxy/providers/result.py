@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Protocol
 
 from pricing import TokenUsage
@@ -26,6 +27,17 @@ class CallResult:
     """Why usage could not be read, in words; None when it was (or nothing is metered)."""
     error_type: str | None = None
     """The provider's error code when the body was an error document."""
+    units: Mapping[str, Decimal] = field(default_factory=dict)
+    """Non-token billable quantities (`pricing.Usage.units` names: characters, seconds, ...)."""
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    """Price dimensions the response reports (service tier, image size, ...)."""
+    reported_cost: Decimal | None = None
+    """USD the provider itself reported for the call (OpenRouter `usage.cost`, ...)."""
+
+    @property
+    def metered(self) -> bool:
+        """True when the response reported something billable."""
+        return self.usage is not None or bool(self.units) or self.reported_cost is not None
 
 
 class StreamReader(Protocol):
@@ -36,8 +48,25 @@ class StreamReader(Protocol):
     def result(self) -> CallResult: ...
 
 
+class ResponseReader(Protocol):
+    """Reads one response body, fed as decoded bytes in arbitrary pieces."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    def result(self) -> CallResult: ...
+
+
 class WireFormat(Protocol):
-    """One provider API's response format."""
+    """One provider API's format.
+
+    Required: `read_document` (a JSON body), `read_error` (an error body) and `stream_reader`
+    (SSE). Optional, looked up with `getattr`:
+    - `read_request(body: bytes, endpoint: Endpoint, inject_stream_usage: bool) -> RequestFacts`
+      (default: `proxy.forwarding.read_request`, JSON `model` and `stream`);
+    - `response_reader(content_type: str, request: RequestFacts, headers: Mapping[str, str])
+      -> ResponseReader | None` for bodies that are neither one JSON document nor SSE (binary
+      event streams, NDJSON, audio with usage in headers); None falls back to the default.
+    """
 
     def read_document(self, document: object) -> CallResult: ...
 

@@ -8,13 +8,16 @@ are removed so the client gets exactly the stream it asked for.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+from collections.abc import Mapping
 
-from proxy.providers import anthropic, openai
+from proxy.providers import anthropic, llm, openai, services
+from proxy.providers.base import Endpoint, RequestFacts
 from proxy.providers.decoding import BodyDecoder, DecodingError
-from proxy.providers.endpoints import ANTHROPIC_MESSAGES, OPENAI_CHAT, Endpoint
-from proxy.providers.result import CallResult, StreamReader, WireFormat
+from proxy.providers.endpoints import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from proxy.providers.result import CallResult, ResponseReader, StreamReader, WireFormat
 from proxy.providers.sse import Event, EventSplitter
 
 log = logging.getLogger(__name__)
@@ -22,7 +25,32 @@ log = logging.getLogger(__name__)
 WIRE_FORMATS: dict[str, WireFormat] = {
     OPENAI_CHAT: openai.ChatCompletions(),
     ANTHROPIC_MESSAGES: anthropic.Messages(),
+    **llm.WIRE_FORMATS,
+    **services.WIRE_FORMATS,
 }
+
+
+def wire_format(endpoint: Endpoint) -> WireFormat:
+    return WIRE_FORMATS[endpoint.wire_format]
+
+
+def request_facts(endpoint: Endpoint, body: bytes, *, inject_stream_usage: bool) -> RequestFacts:
+    """What the request says (model, streaming, request-side units), and the body to send."""
+    reader = getattr(wire_format(endpoint), "read_request", None)
+    if reader is not None:
+        facts: RequestFacts = reader(body, endpoint, inject_stream_usage)
+    else:
+        from proxy.forwarding import read_request
+
+        facts = read_request(
+            body, stream_usage_opt_in=endpoint.stream_usage_opt_in, inject=inject_stream_usage
+        )
+    if endpoint.model and not facts.model:
+        facts = dataclasses.replace(facts, model=endpoint.model)
+    if endpoint.stream and not facts.stream:
+        facts = dataclasses.replace(facts, stream=True)
+    return facts
+
 
 DEFAULT_MAX_PARSE_BYTES = 16 * 1024 * 1024
 
@@ -39,8 +67,11 @@ class ResponseObserver:
         content_encoding: str,
         drop_injected_usage: bool = False,
         max_parse_bytes: int = DEFAULT_MAX_PARSE_BYTES,
+        request: RequestFacts | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._wire = WIRE_FORMATS[endpoint.wire_format]
+        self._custom: ResponseReader | None = None
         self._status = status
         self._max = max_parse_bytes
         self._problem: str | None = None
@@ -53,7 +84,14 @@ class ResponseObserver:
             self._decoder = BodyDecoder(content_encoding, max_parse_bytes)
         except DecodingError as exc:
             self._problem = str(exc)
-        streaming = content_type.lower().startswith("text/event-stream") and status < 400
+        make_reader = getattr(self._wire, "response_reader", None)
+        if make_reader is not None and status < 400:
+            self._custom = make_reader(content_type, request or RequestFacts(), headers or {})
+        streaming = (
+            self._custom is None
+            and content_type.lower().startswith("text/event-stream")
+            and status < 400
+        )
         self._streaming = streaming
         if streaming:
             self._stream = self._wire.stream_reader()
@@ -84,6 +122,7 @@ class ResponseObserver:
         self._problem = problem
         self._decoder = None
         self._stream = None
+        self._custom = None
         self._body.clear()
 
     def _feed_filtered(self, chunk: bytes) -> bytes:
@@ -113,6 +152,9 @@ class ResponseObserver:
         if self._decoder is None:
             return
         for piece in self._decoder.decode(chunk):
+            if self._custom is not None:
+                self._custom.feed(piece)
+                continue
             if self._stream is not None:
                 for event in self._splitter.feed(piece):
                     if event.complete:
@@ -142,6 +184,8 @@ class ResponseObserver:
                 rest = b""
             if rest:
                 self._read(rest)
+        if self._custom is not None:
+            return _with_problem(self._custom.result(), self._problem)
         if self._splitter.overflowed and self._problem is None:
             self._problem = f"a stream event exceeded the parse limit ({self._max} bytes)"
         stream = self._stream or (self._wire.stream_reader() if self._streaming else None)
@@ -173,11 +217,4 @@ class ResponseObserver:
 def _with_problem(result: CallResult, problem: str | None) -> CallResult:
     if problem is None:
         return result
-    return CallResult(
-        result.response_model,
-        result.response_id,
-        result.usage,
-        result.finish_reasons,
-        problem,
-        result.error_type,
-    )
+    return dataclasses.replace(result, problem=problem)
