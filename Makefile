@@ -5,14 +5,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/lock.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/lock-hashes.txt | cksum | cut -d' ' -f1)
 
 .PHONY: demo test lint jaeger lock clean
 
 $(STAMP):
 	rm -f $(VENV)/.installed-*
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock-hashes.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -28,8 +28,14 @@ lint: $(STAMP)
 jaeger:
 	@scripts/install-jaeger.sh
 
+# The benchmark suite (docs/benchmarks.md); BENCH_ARGS=--quick for a run under 3 minutes.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 test: lint
-	LLMOBSERVE_JAEGER_BIN="$$(scripts/install-jaeger.sh)" $(BIN)/python -m pytest
+	jaeger="$$(scripts/install-jaeger.sh)" && otelcol="$$(scripts/install-collector.sh)" && \
+	LLMOBSERVE_JAEGER_BIN="$$jaeger" LLMOBSERVE_OTELCOL_BIN="$$otelcol" $(BIN)/python -m pytest
 
 # Refresh requirements/lock.txt from a clean resolve of pyproject.toml's dev extra.
 lock:
@@ -38,6 +44,9 @@ lock:
 	.venv-lock/bin/python -m pip install --quiet -e ".[dev]"
 	{ head -2 requirements/lock.txt; .venv-lock/bin/python -m pip freeze --exclude-editable; } > requirements/lock.tmp
 	mv requirements/lock.tmp requirements/lock.txt
+	.venv-lock/bin/python -m pip install --quiet pip-tools
+	.venv-lock/bin/pip-compile --quiet --generate-hashes --no-strip-extras --allow-unsafe \
+		--no-emit-find-links --output-file requirements/lock-hashes.txt requirements/lock.txt
 	rm -rf .venv-lock
 
 clean:

@@ -80,8 +80,17 @@ def observe(
             process = None
             if config.auto_start_proxy and config.proxy_url:
                 process = start_proxy(config.proxy_url, config.collector_url)
-            router = Router(config.proxy_url, config.allowed_hosts) if config.proxy_url else None
-            instrumentation = Instrumentation(router)
+            router = (
+                Router(
+                    config.proxy_url,
+                    config.allowed_hosts,
+                    config.proxy_retry_after,
+                    proxy_token=config.proxy_token,
+                )
+                if config.proxy_url
+                else None
+            )
+            instrumentation = Instrumentation(router, config.upstream_overrides)
             instrumentation.apply()
         except Exception:  # telemetry never breaks the application
             log.exception("llmobserve: setup failed; the application runs without it")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from llmobserve._routing import DEFAULT_RETRY_AFTER
 from proxy.protocol import DEFAULT_PORT
+from proxy.settings import parse_overrides
 
 DEFAULT_PROXY_URL = f"http://localhost:{DEFAULT_PORT}"
 
@@ -23,6 +25,12 @@ class Config:
     auto_start_proxy: bool
     sdk_disabled: bool
     allowed_hosts: tuple[str, ...]
+    upstream_overrides: Mapping[str, str]
+    """host -> origin (`LLMOBSERVE_UPSTREAM_OVERRIDES`), honoured in direct mode too."""
+    proxy_token: str | None = field(default=None, repr=False)
+    """Sent to the proxy in `X-LLMObserve-Proxy-Token` (`LLMOBSERVE_PROXY_TOKEN`)."""
+    proxy_retry_after: float = DEFAULT_RETRY_AFTER
+    """Seconds calls go direct after the proxy was unreachable (`LLMOBSERVE_PROXY_RETRY_AFTER`)."""
 
     @classmethod
     def resolve(
@@ -45,9 +53,21 @@ class Config:
             default_service_name=script or "python-app",
             auto_start_proxy=auto_start_proxy,
             sdk_disabled=env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true",
+            upstream_overrides=parse_overrides(env.get("LLMOBSERVE_UPSTREAM_OVERRIDES", "")),
+            proxy_token=env.get("LLMOBSERVE_PROXY_TOKEN", "").strip() or None,
+            proxy_retry_after=_retry_after(env.get("LLMOBSERVE_PROXY_RETRY_AFTER", "")),
             allowed_hosts=tuple(
                 h.strip().lower()
                 for h in env.get("LLMOBSERVE_ALLOWED_HOSTS", "").split(",")
                 if h.strip()
             ),
         )
+
+
+def _retry_after(raw: str) -> float:
+    """A bad value falls back to the default (telemetry settings never stop the application)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+    return value if 0 < value < float("inf") else DEFAULT_RETRY_AFTER

@@ -10,20 +10,23 @@ instrumentation does that and wraps around this routing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from llmobserve import _direct as direct
+from llmobserve._direct import DirectCall
+from llmobserve._rollup import active_frames, read_back
 from llmobserve._routing import Router
-from proxy.protocol import TARGET_URL_HEADER
+from proxy.protocol import ROLLUP_HEADER, TARGET_URL_HEADER
+from proxy.spans import global_starter
 from semconv import (
     ERROR_TYPE,
     HTTP_REQUEST_METHOD,
@@ -47,15 +50,25 @@ def _redacted_url(url: Any) -> str:
 class HttpxFamilyPatch:
     """Patch one httpx-like module; `remove()` restores it exactly."""
 
-    def __init__(self, module: ModuleType, router: Router | None, *, trace_requests: bool):
+    def __init__(
+        self,
+        module: ModuleType,
+        router: Router | None,
+        *,
+        trace_requests: bool,
+        overrides: Mapping[str, str] | None = None,
+    ):
         self.module = module
         self.router = router
+        self.overrides = dict(overrides or {})
+        # The proxy and override origins, parsed once: parsing a URL costs tens of µs a call.
+        self._origins: dict[str, Any] = {}
         self.trace_requests = trace_requests
-        self._tracer = trace.get_tracer("llmobserve.http", "0.1.0")
         self._applied: list[tuple[type, str]] = []
         # The hop to our proxy normally shares the application's connection pool. When that
         # pool tunnels through an HTTP(S)/SOCKS proxy (HTTPS_PROXY chosen for the provider
-        # URL), it uses a direct transport of its own. Async pools are bound to their loop.
+        # URL), it uses a direct transport of its own - for async, one per application
+        # transport (both bound to the same loop), closed when the application closes it.
         self._lock = threading.Lock()
         self._sync_transport: Any = None
         self._async_transports: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -71,13 +84,12 @@ class HttpxFamilyPatch:
     def _async_proxy_transport(self, transport: Any) -> Any:
         if not _goes_through_a_proxy(transport):
             return transport
-        loop = asyncio.get_running_loop()
         with self._lock:
-            transport = self._async_transports.get(loop)
-            if transport is None:
-                transport = self.module.AsyncHTTPTransport(trust_env=False)
-                self._async_transports[loop] = transport
-            return transport
+            hop = self._async_transports.get(transport)
+            if hop is None:
+                hop = self.module.AsyncHTTPTransport(trust_env=False)
+                self._async_transports[transport] = hop
+            return hop
 
     def apply(self) -> None:
         sync_cls = self.module.HTTPTransport
@@ -85,6 +97,8 @@ class HttpxFamilyPatch:
         for cls, name, make in (
             (sync_cls, "handle_request", self._wrap_sync),
             (async_cls, "handle_async_request", self._wrap_async),
+            (async_cls, "aclose", self._wrap_close),
+            (async_cls, "__aexit__", self._wrap_close),
         ):
             original = cls.__dict__.get(name)
             if original is None or hasattr(original, _MARK):
@@ -106,15 +120,33 @@ class HttpxFamilyPatch:
         if self._sync_transport is not None:
             self._sync_transport.close()
             self._sync_transport = None
-        self._async_transports.clear()  # closed with their event loops
+        self._async_transports.clear()  # the rest close with their application transports
+
+    def _wrap_close(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        # `aclose()` or `async with` (which does not call aclose) closes the hop too.
+        async def close(transport: Any, *args: Any) -> Any:
+            with self._lock:
+                hop = self._async_transports.pop(transport, None)
+            try:
+                return await _bound(original, transport)(*args)
+            finally:
+                if hop is not None:
+                    await hop.aclose()
+
+        return close
 
     def _proxied(self, request: Any) -> Any:
         router = self.router
         assert router is not None
         url = request.url
-        proxy_url = self.module.URL(router.proxy_url).copy_with(raw_path=url.raw_path)
+        proxy_url = self._origin(router.proxy_url).copy_with(raw_path=url.raw_path)
         headers = request.headers.copy()
+        # The request is to the proxy: name it in Host (RFC 9110 7.2), as load balancers and
+        # ingresses in front of the proxy route by it. The target URL names the provider.
+        headers["Host"] = proxy_url.netloc.decode("ascii")
         headers[TARGET_URL_HEADER] = str(url)
+        headers.update(router.proxy_headers)
+        headers[ROLLUP_HEADER] = "1"
         return self.module.Request(
             request.method,
             proxy_url,
@@ -123,6 +155,93 @@ class HttpxFamilyPatch:
             extensions=request.extensions,
         )
 
+    def _prepare_direct(
+        self, request: Any, span: Span | None
+    ) -> tuple[Any, DirectCall | None, bool]:
+        """Meter the call in-process when it is to a metered endpoint; apply upstream overrides."""
+        call = None
+        url = request.url
+        if isinstance(request.stream, self.module.ByteStream):
+            try:
+                call = direct.begin(
+                    request.method,
+                    scheme=url.scheme,
+                    host=url.host,
+                    port=url.port,
+                    path=url.raw_path.split(b"?", 1)[0].decode("ascii", "replace"),
+                    body=b"".join(request.stream),
+                    parent=span,
+                )
+            except Exception:
+                log.exception("llmobserve: direct-mode metering could not start")
+        origin = self.overrides.get(url.host)
+        # Our baggage entries (customer id, section path) never reach a third party.
+        private = "baggage" in request.headers and direct.is_provider_host(url.host)
+        if call is None and origin is None and not private:
+            return request, None, False
+        headers = request.headers.copy()
+        if private:
+            kept = direct.without_our_baggage(headers["baggage"])
+            del headers["baggage"]
+            if kept:
+                headers["baggage"] = kept
+        content = None
+        if call is not None and call.facts.usage_injected:
+            content = call.body
+            headers["content-length"] = str(len(content))
+        target = url if origin is None else self._origin(origin).copy_with(raw_path=url.raw_path)
+        rebuilt = self.module.Request(
+            request.method,
+            target,
+            headers=headers,
+            content=content,
+            stream=None if content is not None else request.stream,
+            extensions=request.extensions,
+        )
+        return rebuilt, call, origin is not None
+
+    def _origin(self, origin: str) -> Any:
+        parsed = self._origins.get(origin)
+        if parsed is None:
+            parsed = self._origins[origin] = self.module.URL(origin)
+        return parsed
+
+    def _send_direct(
+        self, original: Callable[..., Any], transport: Any, request: Any, span: Any
+    ) -> Any:
+        request, call, overridden = self._prepare_direct(request, span)
+        if overridden:
+            transport = self._proxy_transport(transport)
+        try:
+            response = _bound(original, transport)(request)
+        except BaseException as exc:
+            if call is not None:
+                call.finish(exc)
+            raise
+        if call is not None:
+            call.response(response.status_code, response.headers)
+            stream = direct.metered_stream_class(self.module.SyncByteStream, False)
+            response.stream = stream(response.stream, call)
+        return response
+
+    async def _send_direct_async(
+        self, original: Callable[..., Any], transport: Any, request: Any, span: Any
+    ) -> Any:
+        request, call, overridden = self._prepare_direct(request, span)
+        if overridden:
+            transport = self._async_proxy_transport(transport)
+        try:
+            response = await _bound(original, transport)(request)
+        except BaseException as exc:
+            if call is not None:
+                call.finish(exc)
+            raise
+        if call is not None:
+            call.response(response.status_code, response.headers)
+            stream = direct.metered_stream_class(self.module.AsyncByteStream, True)
+            response.stream = stream(response.stream, call)
+        return response
+
     def _routes(self, request: Any) -> bool:
         return self.router is not None and self.router.should_route(request.url.host)
 
@@ -130,10 +249,12 @@ class HttpxFamilyPatch:
         if not self.trace_requests or not is_http_instrumentation_enabled():
             return None
         url = request.url
-        span = self._tracer.start_span(
+        # The global provider's tracer, cached, with lean spans (see `proxy.spans`).
+        span = global_starter("llmobserve.http", "0.1.0").start(
             request.method,
-            kind=SpanKind.CLIENT,
-            attributes={
+            context.get_current(),
+            SpanKind.CLIENT,
+            {
                 HTTP_REQUEST_METHOD: request.method,
                 URL_FULL: _redacted_url(url),
                 SERVER_ADDRESS: url.host,
@@ -152,13 +273,19 @@ class HttpxFamilyPatch:
                 if self._routes(request):
                     try:
                         proxy_transport = self._proxy_transport(transport)
-                        response = original(proxy_transport, self._proxied(request))
+                        response = _bound(original, proxy_transport)(self._proxied(request))
                         self.router.proxy_ok()  # type: ignore[union-attr]
+                        read_back(
+                            response,
+                            active_frames(),
+                            stream_base=self.module.SyncByteStream,
+                            is_async=False,
+                        )
                     except connect_errors as exc:
                         self.router.proxy_failed(exc)  # type: ignore[union-attr]
-                        response = original(transport, request)
+                        response = self._send_direct(original, transport, request, span)
                 else:
-                    response = original(transport, request)
+                    response = self._send_direct(original, transport, request, span)
             except BaseException as exc:
                 _end_failed(span, exc)
                 raise
@@ -176,13 +303,19 @@ class HttpxFamilyPatch:
                 if self._routes(request):
                     try:
                         proxy_transport = self._async_proxy_transport(transport)
-                        response = await original(proxy_transport, self._proxied(request))
+                        response = await _bound(original, proxy_transport)(self._proxied(request))
                         self.router.proxy_ok()  # type: ignore[union-attr]
+                        read_back(
+                            response,
+                            active_frames(),
+                            stream_base=self.module.AsyncByteStream,
+                            is_async=True,
+                        )
                     except connect_errors as exc:
                         self.router.proxy_failed(exc)  # type: ignore[union-attr]
-                        response = await original(transport, request)
+                        response = await self._send_direct_async(original, transport, request, span)
                 else:
-                    response = await original(transport, request)
+                    response = await self._send_direct_async(original, transport, request, span)
             except BaseException as exc:
                 _end_failed(span, exc)
                 raise
@@ -190,6 +323,16 @@ class HttpxFamilyPatch:
             return response
 
         return handle_async_request
+
+
+def _bound(original: Any, transport: Any) -> Any:
+    """`original` bound to `transport` the way attribute access would bind it.
+
+    Calling a class attribute as `original(transport, request)` is wrong when it is a wrapt
+    wrapper installed earlier (e.g. by `opentelemetry-instrument` before `observe()`): wrapt
+    only binds the instance through the descriptor protocol.
+    """
+    return original.__get__(transport, type(transport))
 
 
 def _goes_through_a_proxy(transport: Any) -> bool:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol
 
+from llmobserve._aiohttp import AiohttpPatch
+from llmobserve._botocore import BotocorePatch
 from llmobserve._httpx_family import HttpxFamilyPatch
 from llmobserve._requests import RequestsPatch
 from llmobserve._routing import Router
@@ -32,19 +35,32 @@ class _Patch(Protocol):
 
 
 class Instrumentation:
-    def __init__(self, router: Router | None) -> None:
+    def __init__(self, router: Router | None, overrides: Mapping[str, str] | None = None) -> None:
         self.router = router
+        self.overrides = dict(overrides or {})
         self._patches: list[_Patch] = []
         self._instrumentors: list[Any] = []
 
     def apply(self) -> None:
         # Routing first, so the official instrumentations wrap around it and their spans
         # show the provider URL rather than the proxy's.
-        self._patch("httpx2", lambda m: HttpxFamilyPatch(m, self.router, trace_requests=True))
-        if self.router is not None:
-            router = self.router
-            self._patch("httpx", lambda m: HttpxFamilyPatch(m, router, trace_requests=False))
-            self._patch("requests", lambda _: RequestsPatch(router))
+        # httpx and httpx2 are patched in both modes: routing in proxy mode, in-process
+        # metering (direct mode, and calls that fail open) otherwise.
+        overrides = self.overrides
+        self._patch(
+            "httpx2",
+            lambda m: HttpxFamilyPatch(m, self.router, trace_requests=True, overrides=overrides),
+        )
+        self._patch(
+            "httpx",
+            lambda m: HttpxFamilyPatch(m, self.router, trace_requests=False, overrides=overrides),
+        )
+        # aiohttp and botocore propagate in both modes (no instrumentation covers aiohttp
+        # sessions created before observe(), nor botocore's HTTP requests). These and
+        # requests route in proxy mode and meter in-process otherwise, as httpx does.
+        self._patch("aiohttp", lambda m: AiohttpPatch(m, self.router, overrides))
+        self._patch("botocore", lambda _: BotocorePatch(self.router, overrides))
+        self._patch("requests", lambda _: RequestsPatch(self.router, overrides))
         for module_name, class_name, library in _OFFICIAL:
             self._instrument(module_name, class_name, library)
 

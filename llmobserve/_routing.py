@@ -14,6 +14,7 @@ import time
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from proxy.protocol import PROXY_TOKEN_HEADER
 from proxy.providers.catalog import host_matches, provider_for_host
 
 log = logging.getLogger("llmobserve")
@@ -27,6 +28,8 @@ class Router:
         proxy_url: str,
         extra_hosts: tuple[str, ...] = (),
         retry_after: float = DEFAULT_RETRY_AFTER,
+        *,
+        proxy_token: str | None = None,
     ) -> None:
         parts = urlsplit(proxy_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -36,6 +39,10 @@ class Router:
         self.proxy_port = parts.port or (443 if parts.scheme == "https" else 80)
         self._extra_hosts = extra_hosts
         self._retry_after = retry_after
+        self.proxy_headers: dict[str, str] = (
+            {PROXY_TOKEN_HEADER: proxy_token} if proxy_token else {}
+        )
+        """Headers every request to the proxy carries (its token, when it has one)."""
         self._open_until = 0.0
         self._lock = threading.Lock()
         self._is_routed = lru_cache(maxsize=1024)(self._routed_host)

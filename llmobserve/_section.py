@@ -6,6 +6,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -14,14 +15,19 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from llmobserve._context import MAX_VALUE_CHARS, get_customer_id, get_section_path
+from llmobserve._rollup import Frame, with_frame
 from proxy.protocol import BAGGAGE_SECTION_PATH
+from proxy.spans import SpanStarter, global_starter
 from semconv import (
     GEN_AI_AGENT_NAME,
     GEN_AI_OPERATION_NAME,
     GEN_AI_TOOL_NAME,
     LLMOBSERVE_CUSTOMER_ID,
     LLMOBSERVE_SECTION,
+    LLMOBSERVE_SECTION_CALLS,
+    LLMOBSERVE_SECTION_COST,
     LLMOBSERVE_SECTION_PATH,
+    LLMOBSERVE_SECTION_UNPRICED_CALLS,
     GenAiOperationNameValues,
 )
 
@@ -33,8 +39,10 @@ R = TypeVar("R")
 _VERSION = "0.1.0"
 
 
-def _tracer() -> trace.Tracer:
-    return trace.get_tracer("llmobserve", _VERSION)
+def _spans() -> SpanStarter:
+    # The global provider's tracer, cached (`trace.get_tracer` builds a new one on every call),
+    # with spans that skip the SDK's per-span locks and lists (see `proxy.spans`).
+    return global_starter("llmobserve", _VERSION)
 
 
 def span_shape(label: str) -> tuple[str, dict[str, AttributeValue]]:
@@ -71,12 +79,25 @@ class section:  # lowercase: used like a function, `with section("agent:x"):`
     def __init__(self, name: str, **attributes: AttributeValue) -> None:
         self.name = str(name)[:MAX_VALUE_CHARS]
         self.attributes = attributes
-        self._entered: list[tuple[Span, object]] = []
+        self._entered: list[tuple[Frame, object]] = []
+        self._last: Frame | None = None
 
     @property
     def span(self) -> Span:
         """The span of the innermost active entry (a non-recording span outside)."""
-        return self._entered[-1][0] if self._entered else trace.INVALID_SPAN
+        return self._entered[-1][0].span if self._entered else trace.INVALID_SPAN
+
+    @property
+    def cost(self) -> Decimal:
+        """USD of the priced calls made inside (so far, or in the last entry once exited)."""
+        frame = self._entered[-1][0] if self._entered else self._last
+        return frame.cost if frame is not None else Decimal(0)
+
+    @property
+    def unpriced_calls(self) -> int:
+        """Calls inside whose cost is unknown (unknown model, unreadable usage)."""
+        frame = self._entered[-1][0] if self._entered else self._last
+        return frame.unpriced if frame is not None else 0
 
     def _enter(self) -> None:
         parent_path = get_section_path()
@@ -88,14 +109,24 @@ class section:  # lowercase: used like a function, `with section("agent:x"):`
         if customer:
             attributes[LLMOBSERVE_CUSTOMER_ID] = customer
         attributes.update(self.attributes)
-        span = _tracer().start_span(span_name, kind=SpanKind.INTERNAL, attributes=attributes)
+        span = _spans().start(span_name, context.get_current(), SpanKind.INTERNAL, attributes)
+        frame = Frame(span)
         ctx = baggage.set_baggage(BAGGAGE_SECTION_PATH, path, trace.set_span_in_context(span))
-        self._entered.append((span, context.attach(ctx)))
+        self._entered.append((frame, context.attach(with_frame(frame, ctx))))
 
     def _exit(self, exc: BaseException | None) -> None:
         if not self._entered:
             return
-        span, token = self._entered.pop()
+        frame, token = self._entered.pop()
+        self._last = frame
+        span = frame.span
+        span.set_attributes(
+            {
+                LLMOBSERVE_SECTION_COST: float(frame.cost),
+                LLMOBSERVE_SECTION_CALLS: frame.calls,
+                LLMOBSERVE_SECTION_UNPRICED_CALLS: frame.unpriced,
+            }
+        )
         if exc is not None:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))

@@ -1,8 +1,9 @@
 """OpenTelemetry export set up from arguments and the standard `OTEL_*` variables.
 
 Shared by the SDK (`observe()`) and the proxy. Honoured: `OTEL_TRACES_EXPORTER` (`otlp`,
-`console`, `none`), `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` (`http/protobuf`, the default here,
-or `grpc` when `opentelemetry-exporter-otlp-proto-grpc` is installed),
+`console`, `llmobserve`: the cost tree at exit, `none`), `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL`
+(`http/protobuf`, the default here, or `grpc` when `opentelemetry-exporter-otlp-proto-grpc` is
+installed),
 `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`, `..._HEADERS`, `..._TIMEOUT`, `..._COMPRESSION`,
 `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`. Unknown values fall back to the defaults
 with one warning, as OpenTelemetry does.
@@ -48,6 +49,10 @@ def build_span_exporters(
             continue
         if name == "console":
             exporters.append(ConsoleSpanExporter())
+        elif name == "llmobserve":
+            from llmobserve._console_exporter import CostTreeExporter
+
+            exporters.append(CostTreeExporter())
         elif name in ("otlp", "otlp_proto_http", "otlp_proto_grpc"):
             exporters.append(_otlp_exporter(collector_url, env, grpc=name == "otlp_proto_grpc"))
         else:

@@ -9,37 +9,56 @@ bucket                 tokens
 =====================  ===================================================
 uncached input         input - cache_read - cache_write
 cache read             cache_read
-cache write            cache_write
-output                 output (reasoning included)
+cache write (5 min)    cache_write - one-hour writes
+cache write (1 hour)   ``dimensions["cache_write_1h_tokens"]`` (all writes
+                       when ``cache_write_ttl`` is ``1h``)
+output                 output - reasoning
+reasoning              reasoning (at the output rate unless priced apart)
 =====================  ===================================================
 
-Fallbacks when an entry has no rate for a bucket, chosen so that a missing
-rate never makes a request look *cheaper* than the plain input/output price:
+Which rates apply, in this order:
 
-* cache reads without ``cache_read_mtok`` are charged at the input rate;
-* cache writes without ``cache_write_mtok`` are charged at the input rate
-  (OpenAI caches implicitly and bills the first pass as ordinary input);
-* reasoning tokens are charged at the output rate unless the entry has
-  ``reasoning_mtok``, in which case they leave the output bucket and pay that
-  rate, but are still reported inside ``Cost.output``.
+1. the entry's base rates;
+2. a service tier (``dimensions["service_tier"]``) other than standard/default
+   replaces them with the entry's tier rates - or the call is not priced, since
+   a priority call billed at standard rates would be under-counted;
+3. a daily UTC time window the request falls in (DeepSeek off-peak) overlays
+   its rates;
+4. a long-context tier overlays its rates on the *whole* request once the
+   input tokens (all of them, cache included) exceed its threshold - the rule
+   of Anthropic and Gemini; an entry says so in its ``note``.
 
-No rounding happens anywhere: a Decimal rate times an integer count, shifted
-by six places, is exact. Results drop trailing zeros (``0.00045``, not
-``0.000450000``; ``0``, not ``0E-9``) without changing their value.
+Fallbacks when a rate is missing, chosen so that a missing rate never makes a
+request look *cheaper* than the plain input/output price: cache reads and
+five-minute writes without a rate pay the input rate (OpenAI caches
+implicitly and bills the first pass as ordinary input); reasoning pays the
+output rate. One-hour writes without a rate, or tokens of a kind with no rate
+at all, make the call unpriceable rather than guessed.
+
+No rounding happens where the result is finite: a Decimal rate times a
+count, divided by 10^6 (or by a unit's ``per``), is exact. Only a per-minute
+or per-hour rate applied to seconds can give a non-terminating quotient; that
+one is rounded half-even to 1e-18 USD, far below the 1e-9 the tests demand.
 """
 
 from __future__ import annotations
 
 import decimal
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
+from types import MappingProxyType
 
-from pricing._model import Cost, ModelPrice, TokenUsage
-
-_SOURCE = "registry"
+from pricing._model import Cost, ModelPrice, Rates, TokenUsage, UnitPrice
+from pricing._usage import STANDARD_TIERS, Usage, one_hour_writes
 
 # Enough digits that no realistic count times rate is ever rounded; the
-# Inexact trap turns the impossible into an error instead of a wrong bill.
+# Inexact trap turns the impossible into the documented 1e-18 rounding.
 _EXACT = decimal.Context(prec=64, traps=[decimal.Inexact, decimal.InvalidOperation])
+_ROUNDED = decimal.Context(prec=64, traps=[decimal.InvalidOperation])
+_QUANTUM = Decimal("1e-18")
+_MILLION = Decimal(1_000_000)
+_SECONDS_PER_MINUTE = Decimal(60)
 
 
 def check_usage(usage: TokenUsage) -> None:
@@ -69,49 +88,176 @@ def check_usage(usage: TokenUsage) -> None:
         )
 
 
-def compute_cost(price: ModelPrice, usage: TokenUsage) -> Cost:
-    """Price ``usage`` at ``price``; ``check_usage`` must have passed."""
-    uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
-    cache_read_rate = _or(price.cache_read_mtok, price.input_mtok)
-    cache_write_rate = _or(price.cache_write_mtok, price.input_mtok)
-    reasoning_rate = _or(price.reasoning_mtok, price.output_mtok)
-    plain_output = usage.output_tokens - usage.reasoning_tokens
+def compute(price: ModelPrice, usage: Usage, source: str) -> Cost | str:
+    """The cost of a validated ``usage`` at ``price``, or why it cannot be priced."""
+    resolved = resolve_rates(price, usage)
+    if isinstance(resolved, str):
+        return resolved
+    rates, notes = resolved
+    parts = token_parts(rates, usage.tokens, one_hour_writes(usage), price.model)
+    if isinstance(parts, str):
+        return parts
+    units = unit_costs(price.units, usage.units, usage.dimensions, price.model)
+    if isinstance(units, str):
+        return units
+    costs, unit_notes = units
+    return assemble(parts, costs, price, source, (*notes, *unit_notes))
 
-    with decimal.localcontext(_EXACT):
-        input_cost = _per_million(uncached, price.input_mtok)
-        cache_read = _per_million(usage.cache_read_tokens, cache_read_rate)
-        cache_write = _per_million(usage.cache_write_tokens, cache_write_rate)
-        output = _per_million(plain_output, price.output_mtok) + _per_million(
-            usage.reasoning_tokens, reasoning_rate
+
+def resolve_rates(price: ModelPrice, usage: Usage) -> tuple[Rates, tuple[str, ...]] | str:
+    """The token rates in force for this request and notes on what applied."""
+    notes: list[str] = []
+    rates, tiers = price.rates, price.tiers
+    tier_name = usage.dimensions.get("service_tier")
+    if tier_name is not None and tier_name not in STANDARD_TIERS:
+        service = price.service_tiers.get(tier_name)
+        if service is None:
+            return f"no {tier_name!r} service-tier price for {price.provider} model {price.model!r}"
+        rates, tiers = rates.overlay(service.rates), service.tiers
+        notes.append(f"service tier {tier_name}")
+    moment = (usage.at or datetime.now(UTC)).astimezone(UTC)
+    window = next((w for w in price.windows if w.contains(moment)), None)
+    if window is not None:
+        rates = rates.overlay(window.rates)
+        notes.append(f"time window {window.label()}")
+    input_tokens = usage.tokens.input_tokens if usage.tokens is not None else 0
+    tier = next((t for t in reversed(tiers) if input_tokens > t.above_input_tokens), None)
+    if tier is not None:
+        rates = rates.overlay(tier.rates)
+        notes.append(
+            f"long-context tier: {input_tokens} input tokens > {tier.above_input_tokens}, "
+            "whole request at tier rates"
         )
-        total = input_cost + output + cache_read + cache_write
+    return rates, tuple(notes)
 
+
+def token_parts(
+    rates: Rates, tokens: TokenUsage | None, one_hour: int, model: str
+) -> tuple[Decimal, Decimal, Decimal, Decimal] | str:
+    """(input, output, cache_read, cache_write) for validated counts, or why not."""
+    if tokens is None:
+        return Decimal(0), Decimal(0), Decimal(0), Decimal(0)
+    uncached = tokens.input_tokens - tokens.cache_read_tokens - tokens.cache_write_tokens
+    five_minute = tokens.cache_write_tokens - one_hour
+    plain_output = tokens.output_tokens - tokens.reasoning_tokens
+    input_rate = rates.input_mtok
+    output_rate = rates.output_mtok
+    buckets = (
+        ("input", uncached, input_rate),
+        ("cache read", tokens.cache_read_tokens, _first(rates.cache_read_mtok, input_rate)),
+        ("cache write", five_minute, _first(rates.cache_write_mtok, input_rate)),
+        ("one-hour cache write", one_hour, rates.cache_write_1h_mtok),
+        ("output", plain_output, output_rate),
+        ("reasoning", tokens.reasoning_tokens, _first(rates.reasoning_mtok, output_rate)),
+    )
+    costs: list[Decimal] = []
+    for name, count, rate in buckets:
+        if count and rate is None:
+            return f"model {model!r} has no {name} token rate but the call used {count}"
+        costs.append(_per(Decimal(count), rate or Decimal(0), _MILLION))
+    uncached_cost, read, write_5m, write_1h, output, reasoning = costs
+    return uncached_cost, output + reasoning, read, write_5m + write_1h
+
+
+def unit_costs(
+    prices: tuple[UnitPrice, ...],
+    quantities: Mapping[str, Decimal],
+    dimensions: Mapping[str, str],
+    model: str,
+) -> tuple[dict[str, Decimal], tuple[str, ...]] | str:
+    """Cost per unit name for validated quantities, or why one cannot be priced."""
+    wanted = {name: Decimal(q) for name, q in quantities.items() if q}
+    if any(p.unit == "requests" for p in prices) and "requests" not in quantities:
+        wanted["requests"] = Decimal(1)  # a per-request fee applies to every call
+    costs: dict[str, Decimal] = {}
+    notes: list[str] = []
+    for name, quantity in wanted.items():
+        found = _unit_price(prices, name, dimensions)
+        if found is None:
+            where = ", ".join(f"{k}={v}" for k, v in sorted(dimensions.items()))
+            return f"model {model!r} has no price for {name}" + (f" at {where}" if where else "")
+        unit_price, multiplier, divisor = found
+        billed = quantity * multiplier  # in the price's unit, times ``divisor``
+        minimum = unit_price.minimum
+        if minimum is not None and billed < minimum * divisor:
+            billed = minimum * divisor
+            notes.append(f"minimum {minimum} {unit_price.unit} per request")
+        if unit_price.percent is not None:
+            costs[name] = _per(billed, unit_price.percent, 100 * divisor)
+        else:
+            costs[name] = _per(billed, unit_price.price or Decimal(0), unit_price.per * divisor)
+    return costs, tuple(notes)
+
+
+def assemble(
+    parts: tuple[Decimal, Decimal, Decimal, Decimal],
+    units: Mapping[str, Decimal],
+    price: ModelPrice,
+    source: str,
+    notes: tuple[str, ...],
+) -> Cost:
+    input_cost, output, cache_read, cache_write = parts
+    with decimal.localcontext(_EXACT):
+        other = sum(units.values(), Decimal(0))
+        total = input_cost + output + cache_read + cache_write + other
     return Cost(
-        total=_tidy(total),
-        input=_tidy(input_cost),
-        output=_tidy(output),
-        cache_read=_tidy(cache_read),
-        cache_write=_tidy(cache_write),
+        total=tidy(total),
+        input=tidy(input_cost),
+        output=tidy(output),
+        cache_read=tidy(cache_read),
+        cache_write=tidy(cache_write),
         provider=price.provider,
         model=price.model,
-        source=_SOURCE,
+        source=source,
         currency=price.currency,
+        other=tidy(other),
+        units=MappingProxyType({name: tidy(cost) for name, cost in units.items()}),
+        notes=notes,
     )
 
 
-def _or(rate: Decimal | None, fallback: Decimal) -> Decimal:
-    return fallback if rate is None else rate
-
-
-def _per_million(tokens: int, rate_mtok: Decimal) -> Decimal:
-    return (Decimal(tokens) * rate_mtok).scaleb(-6)
-
-
-def _tidy(amount: Decimal) -> Decimal:
+def tidy(amount: Decimal) -> Decimal:
     """The same value without trailing zeros and never in exponent form."""
-    with decimal.localcontext(_EXACT):
+    with decimal.localcontext(_ROUNDED):
         normal = amount.normalize()
         exponent = normal.as_tuple().exponent
         if isinstance(exponent, int) and exponent > 0:
             return normal.quantize(Decimal(1))
         return normal
+
+
+def _unit_price(
+    prices: tuple[UnitPrice, ...], name: str, dimensions: Mapping[str, str]
+) -> tuple[UnitPrice, Decimal, Decimal] | None:
+    """The most specific price for ``name``, and (multiplier, divisor) to its unit.
+
+    Seconds and minutes convert into each other, so a per-minute rate prices
+    a duration the wire reports in seconds.
+    """
+    conversions = {name: (Decimal(1), Decimal(1))}
+    if name == "minutes":
+        conversions["seconds"] = (_SECONDS_PER_MINUTE, Decimal(1))
+    elif name == "seconds":
+        conversions["minutes"] = (Decimal(1), _SECONDS_PER_MINUTE)
+    for unit, (multiplier, divisor) in conversions.items():
+        matching = [
+            p
+            for p in prices
+            if p.unit == unit and all(dimensions.get(k) == v for k, v in p.when.items())
+        ]
+        if matching:
+            return max(matching, key=lambda p: len(p.when)), multiplier, divisor
+    return None
+
+
+def _per(quantity: Decimal, rate: Decimal, per: Decimal) -> Decimal:
+    try:
+        with decimal.localcontext(_EXACT):
+            return quantity * rate / per
+    except decimal.Inexact:
+        with decimal.localcontext(_ROUNDED):
+            return (quantity * rate / per).quantize(_QUANTUM)
+
+
+def _first(rate: Decimal | None, fallback: Decimal | None) -> Decimal | None:
+    return fallback if rate is None else rate

@@ -5,10 +5,11 @@ Hierarchy::
     Exception
     └── PricingError      bundled or user data files are missing or invalid
 
-Bad *arguments* (negative token counts, naive datetimes) are programming errors
-and raise the built-in ``ValueError`` instead; an unknown model is not an error
-at all: lookups return ``None`` so that callers can flag it rather than record
-a silent zero.
+Bad *arguments* to the low-level ``Registry`` methods (negative token counts,
+naive datetimes) are programming errors and raise the built-in ``ValueError``;
+``pricing.price()`` never raises for bad input and answers with a ``Quote``
+instead. An unknown model is not an error at all: lookups return ``None`` so
+that callers flag it rather than record a silent zero.
 """
 
 from __future__ import annotations
@@ -19,15 +20,22 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a data file, located as precisely as we can."""
+    """One thing wrong with a data file, located as precisely as we can.
+
+    ``line`` is 1-based and points at the offending key (or at the enclosing
+    mapping when a required key is missing); None when the file did not parse.
+    """
 
     file: str
     model: str | None
     field: str
     message: str
+    line: int | None = None
 
     def __str__(self) -> str:
-        where = self.file if self.model is None else f"{self.file}: model {self.model!r}"
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.model is not None:
+            where = f"{where}: model {self.model!r}"
         return f"{where}: {self.field}: {self.message}"
 
 
@@ -35,8 +43,8 @@ class PricingError(Exception):
     """The price data could not be loaded; ``problems`` lists every reason.
 
     The message names each problem on its own line as
-    ``<file>: model '<id>': <field>: <what is wrong>`` so that one run of the
-    loader (or of the data test) reports everything that needs fixing.
+    ``<file>:<line>: model '<id>': <field>: <what is wrong>`` so that one run of
+    the loader (or of the data test) reports everything that needs fixing.
     """
 
     def __init__(self, problems: Iterable[Problem]) -> None:

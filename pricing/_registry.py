@@ -1,21 +1,17 @@
-"""The price registry: every provider file loaded, indexed, and queried."""
+"""The price registry: bundled files and the user's overrides, indexed and queried."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-
-from pricing._calculator import check_usage, compute_cost
-from pricing._errors import PricingError, Problem
+from pricing._calculator import check_usage, compute
+from pricing._errors import PricingError
+from pricing._loader import DATA_DIRECTORY, read_directory, read_override
 from pricing._model import Cost, ModelEntry, ModelPrice, TokenUsage
-from pricing._schema import parse_document
-from pricing._yaml import load_yaml
-
-DATA_DIRECTORY = Path(__file__).parent / "data"
+from pricing._usage import Usage
 
 
 @dataclass(frozen=True)
@@ -43,8 +39,18 @@ class _ProviderIndex:
         return next((e for e in self.patterns if e.match.matches(model)), None)
 
 
+def _index(entries: Iterable[ModelEntry]) -> dict[str, _ProviderIndex]:
+    by_provider: dict[str, list[ModelEntry]] = {}
+    for entry in entries:
+        by_provider.setdefault(entry.provider, []).append(entry)
+    return {p: _ProviderIndex.build(group) for p, group in by_provider.items()}
+
+
 class Registry:
     """Model prices per provider, with their history; build it with ``load()``.
+
+    Entries from the user's override file (``origin == "override"``) are
+    consulted before the bundled ones, provider by provider and model by model.
 
     >>> registry = Registry.load()
     >>> cost = registry.cost("openai", "gpt-4o-mini-2024-07-18", TokenUsage(1000, 500))
@@ -54,25 +60,49 @@ class Registry:
     True
     """
 
-    def __init__(self, entries: Iterable[ModelEntry]) -> None:
-        by_provider: dict[str, list[ModelEntry]] = {}
-        for entry in entries:
-            by_provider.setdefault(entry.provider, []).append(entry)
-        self._entries = tuple(e for group in by_provider.values() for e in group)
-        self._providers = {p: _ProviderIndex.build(group) for p, group in by_provider.items()}
+    def __init__(
+        self,
+        entries: Iterable[ModelEntry],
+        defaults: Mapping[str, str] | None = None,
+        overrides: Iterable[ModelEntry] = (),
+        override_defaults: Mapping[str, str] | None = None,
+    ) -> None:
+        self._entries = tuple(entries)
+        self._overrides = tuple(overrides)
+        self._bundled = _index(self._entries)
+        self._override = _index(self._overrides)
+        self._defaults = {**(defaults or {}), **(override_defaults or {})}
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> Registry:
-        """Load and validate every ``*.yaml`` file of ``directory``.
+    def load(cls, directory: Path | None = None, *, override: Path | None = None) -> Registry:
+        """Load and validate every ``*.yaml`` file of ``directory``, then ``override``.
 
         ``directory`` defaults to the data bundled with this package. Raises
-        ``PricingError`` listing every problem of every file.
+        ``PricingError`` listing every problem of every file, each with its
+        file, line and field.
         """
-        directory = DATA_DIRECTORY if directory is None else directory
-        entries, problems = _read_directory(directory)
+        entries, defaults, problems = read_directory(directory or DATA_DIRECTORY)
+        overrides: list[ModelEntry] = []
+        override_defaults: dict[str, str] = {}
+        if override is not None:
+            overrides, override_defaults, more = read_override(override)
+            problems.extend(more)
         if problems:
             raise PricingError(problems)
-        return cls(entries)
+        return cls(entries, defaults, overrides, override_defaults)
+
+    def entry(self, provider: str, model: str) -> ModelEntry | None:
+        """The entry a request model name resolves to, override first."""
+        for index in (self._override, self._bundled):
+            provider_index = index.get(provider)
+            found = provider_index.lookup(model) if provider_index is not None else None
+            if found is not None:
+                return found
+        return None
+
+    def default_model(self, provider: str) -> str | None:
+        """The entry id used for calls that name no model (vector DBs, payments)."""
+        return self._defaults.get(provider)
 
     def find(self, provider: str, model: str, at: datetime | None = None) -> ModelPrice | None:
         """The price in force at ``at`` (default: now) for a request model name.
@@ -81,27 +111,38 @@ class Registry:
         before the model's first price. ``at`` must be timezone-aware.
         """
         moment = _moment(at)
-        index = self._providers.get(provider)
-        entry = index.lookup(model) if index is not None else None
+        entry = self.entry(provider, model)
         return entry.price_at(moment) if entry is not None else None
 
     def cost(
         self, provider: str, model: str, usage: TokenUsage, at: datetime | None = None
     ) -> Cost | None:
-        """The exact cost of one request, or None if no price is known for it.
+        """The exact cost of one request from this registry alone, or None.
 
         None is deliberate: an unknown model must be flagged by the caller, never
         recorded as free. Raises ValueError for inconsistent usage (negative
         counts, cache tokens exceeding input, reasoning exceeding output) and
-        for a naive ``at``.
+        for a naive ``at``. ``pricing.price()`` is the full chain (override,
+        provider-reported cost, registry, genai-prices) and never raises.
         """
         check_usage(usage)
         price = self.find(provider, model, at)
-        return compute_cost(price, usage) if price is not None else None
+        if price is None:
+            return None
+        result = compute(price, Usage(tokens=usage, at=_moment(at)), price.origin)
+        return result if isinstance(result, Cost) else None
 
     def prices(self) -> tuple[ModelPrice, ...]:
-        """Every dated price of every model, by provider, model id, then date."""
+        """Every dated price of every bundled model, by provider, model id, then date."""
         return tuple(price for entry in self._entries for price in entry.prices)
+
+    def entries(self) -> tuple[ModelEntry, ...]:
+        """Every bundled entry, then every override entry."""
+        return (*self._entries, *self._overrides)
+
+    def providers(self) -> tuple[str, ...]:
+        """Every provider with bundled or override prices, sorted."""
+        return tuple(sorted(self._bundled.keys() | self._override.keys()))
 
 
 def _moment(at: datetime | None) -> datetime:
@@ -110,40 +151,3 @@ def _moment(at: datetime | None) -> datetime:
     if at.utcoffset() is None:
         raise ValueError(f"'at' must be timezone-aware, got naive datetime {at.isoformat()}")
     return at
-
-
-def _read_directory(directory: Path) -> tuple[list[ModelEntry], list[Problem]]:
-    where = str(directory)
-    if not directory.is_dir():
-        return [], [Problem(where, None, "<directory>", "is not a directory")]
-    problems = [
-        Problem(str(path), None, "<file>", "price files must end in .yaml")
-        for path in sorted(directory.glob("*.yml"))
-    ]
-    files = sorted(directory.glob("*.yaml"))
-    if not files:
-        problems.append(Problem(where, None, "<directory>", "contains no *.yaml price files"))
-    entries: list[ModelEntry] = []
-    for path in files:
-        file_entries, file_problems = _read_file(path)
-        entries.extend(file_entries)
-        problems.extend(file_problems)
-    return entries, problems
-
-
-def _read_file(path: Path) -> tuple[list[ModelEntry], list[Problem]]:
-    try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(str(path), None, "<file>", f"cannot be read: {exc}")]
-    except yaml.YAMLError as exc:
-        return [], [Problem(str(path), None, "<file>", f"is not valid YAML: {_describe(exc)}")]
-    return parse_document(data, str(path), path.stem)
-
-
-def _describe(exc: yaml.YAMLError) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        what = " ".join(filter(None, [exc.context, exc.problem]))
-        return f"line {mark.line + 1}, column {mark.column + 1}: {what}"
-    return " ".join(str(exc).split())

@@ -4,19 +4,26 @@ Two ways in (see `semconv` `llmobserve.proxy.route`):
 - the SDK's proxy mode sends `X-LLMObserve-Target-URL: <absolute provider URL>`;
 - any other client uses a base URL such as `http://proxy:9000/openai/v1`, so the first path
   segment names the provider and the rest is the provider path.
-Targets outside the known providers and `LLMOBSERVE_ALLOWED_HOSTS` are refused.
+Targets outside the known providers and `LLMOBSERVE_ALLOWED_HOSTS` are refused, and so are IP
+literals in non-public networks (`proxy.security`; names are checked after DNS).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from proxy.providers.catalog import Provider, host_matches, provider_for_host, provider_for_prefix
+from proxy.security import address_refusal, literal_address
 from proxy.settings import Settings
 from semconv import LlmobserveProxyRouteValues
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# A URL as it may travel in a request line: printable ASCII, no spaces (RFC 3986 section 2).
+# `urlsplit` silently drops tabs and newlines, so they must be refused before it runs.
+_URL_CHARACTERS = re.compile(r"[\x21-\x7e]+")
+_REQUEST_LINE_BREAKERS = re.compile(r"[\x00-\x20\x7f]")
 
 
 class RoutingError(Exception):
@@ -59,7 +66,10 @@ def resolve(raw_path: str, query: str, target_header: str | None, settings: Sett
 
 
 def _from_header(value: str, settings: Settings) -> Target:
-    parts = urlsplit(value.strip())
+    value = value.strip()
+    if not _URL_CHARACTERS.fullmatch(value):
+        raise RoutingError(400, "X-LLMObserve-Target-URL has characters a URL may not contain")
+    parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RoutingError(400, "X-LLMObserve-Target-URL must be an absolute http(s) URL")
     try:
@@ -78,6 +88,10 @@ def _from_header(value: str, settings: Settings) -> Target:
 
 
 def _from_prefix(raw_path: str, query: str, settings: Settings) -> Target:
+    if _REQUEST_LINE_BREAKERS.search(raw_path) or _REQUEST_LINE_BREAKERS.search(query):
+        # HTTP parsers refuse these; an ASGI server in front that did not must not get them
+        # into the request line the proxy writes upstream.
+        raise RoutingError(400, "the request path has characters a URL may not contain")
     prefix, _, rest = raw_path.lstrip("/").partition("/")
     provider = provider_for_prefix(prefix)
     if provider is None:
@@ -111,5 +125,15 @@ def _target(
             f"target host {host!r} is not a known provider; "
             "add it to LLMOBSERVE_ALLOWED_HOSTS to allow it",
         )
-    origin = settings.upstream_overrides.get(host) or f"{scheme}://{host}:{port}"
+    origin = settings.upstream_overrides.get(host)
+    if origin is None:
+        address = literal_address(host)
+        refusal = None if address is None else address_refusal(address, settings.allowed_networks)
+        if refusal:
+            raise RoutingError(
+                403,
+                f"target {host} is {refusal}; add its network to LLMOBSERVE_ALLOWED_NETWORKS "
+                "to allow it",
+            )
+        origin = f"{scheme}://{host}:{port}"
     return Target(scheme, host, port, path, query, provider, route, origin)

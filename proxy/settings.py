@@ -6,11 +6,14 @@ failed request later.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -28,22 +31,43 @@ class Settings:
     connect_timeout: float = 10.0
     max_request_bytes: int = 32 * 1024 * 1024
     """Request bodies the proxy reads to find the model (larger ones are refused with 413)."""
+    max_streamed_request_bytes: int = 2 * 1024**3
+    """Request bodies streamed through unread (uploads); larger ones are refused with 413."""
     max_parse_bytes: int = 16 * 1024 * 1024
     """Response bytes parsed for usage; larger responses stream through unparsed."""
     inject_stream_usage: bool = True
     """Ask OpenAI-style streams for usage when the client did not (and hide it again)."""
+    metrics_attribution: bool = False
+    """Add customer id and section path to metrics (`LLMOBSERVE_METRICS_ATTRIBUTION`)."""
+    allowed_networks: tuple[IPNetwork, ...] = ()
+    """Non-public networks targets may resolve to (`LLMOBSERVE_ALLOWED_NETWORKS`); every other
+    loopback, private, link-local or metadata address is refused (see `proxy.security`)."""
+    proxy_token: str | None = field(default=None, repr=False)
+    """Shared secret clients send in `X-LLMObserve-Proxy-Token` (`LLMOBSERVE_PROXY_TOKEN`)."""
+    allow_open_proxy: bool = False
+    """Serve non-loopback clients without a token (`LLMOBSERVE_ALLOW_OPEN_PROXY`)."""
+    shutdown_grace: float = 25.0
+    """Seconds SIGTERM waits for in-flight calls, streams included (`LLMOBSERVE_SHUTDOWN_GRACE`)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         return cls(
             allowed_hosts=_hosts(env.get("LLMOBSERVE_ALLOWED_HOSTS", "")),
-            upstream_overrides=_overrides(env.get("LLMOBSERVE_UPSTREAM_OVERRIDES", "")),
+            upstream_overrides=parse_overrides(env.get("LLMOBSERVE_UPSTREAM_OVERRIDES", "")),
             upstream_timeout=_positive(env, "LLMOBSERVE_UPSTREAM_TIMEOUT", 600.0),
             connect_timeout=_positive(env, "LLMOBSERVE_CONNECT_TIMEOUT", 10.0),
             max_request_bytes=_byte_count(env, "LLMOBSERVE_MAX_REQUEST_BYTES", 32 * 2**20),
+            max_streamed_request_bytes=_byte_count(
+                env, "LLMOBSERVE_MAX_STREAMED_REQUEST_BYTES", 2 * 2**30
+            ),
             max_parse_bytes=_byte_count(env, "LLMOBSERVE_MAX_PARSE_BYTES", 16 * 2**20),
             inject_stream_usage=_flag(env, "LLMOBSERVE_INJECT_STREAM_USAGE", default=True),
+            metrics_attribution=_flag(env, "LLMOBSERVE_METRICS_ATTRIBUTION", default=False),
+            allowed_networks=_networks(env.get("LLMOBSERVE_ALLOWED_NETWORKS", "")),
+            proxy_token=_token(env.get("LLMOBSERVE_PROXY_TOKEN", "")),
+            allow_open_proxy=_flag(env, "LLMOBSERVE_ALLOW_OPEN_PROXY", default=False),
+            shutdown_grace=_positive(env, "LLMOBSERVE_SHUTDOWN_GRACE", 25.0),
         )
 
 
@@ -58,7 +82,8 @@ def _hosts(value: str) -> tuple[str, ...]:
     return hosts
 
 
-def _overrides(value: str) -> dict[str, str]:
+def parse_overrides(value: str) -> dict[str, str]:
+    """`host=origin,...` (LLMOBSERVE_UPSTREAM_OVERRIDES), shared with the SDK's direct mode."""
     overrides: dict[str, str] = {}
     for item in (i.strip() for i in value.split(",") if i.strip()):
         host, sep, origin = item.partition("=")
@@ -73,6 +98,30 @@ def _overrides(value: str) -> dict[str, str]:
             )
         overrides[host.strip().lower()] = f"{parts.scheme}://{parts.netloc}"
     return overrides
+
+
+def _networks(value: str) -> tuple[IPNetwork, ...]:
+    networks = []
+    for item in (i.strip() for i in value.split(",") if i.strip()):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"LLMOBSERVE_ALLOWED_NETWORKS: {item!r} is not an IP address or CIDR network"
+            ) from None
+    return tuple(networks)
+
+
+def _token(value: str) -> str | None:
+    token = value.strip()
+    if not token:
+        return None
+    # Compared in constant time and sent in a header: printable ASCII, long enough to guess hard.
+    if len(token) < 16 or not all(33 <= ord(c) <= 126 for c in token):
+        raise SettingsError(
+            "LLMOBSERVE_PROXY_TOKEN must be at least 16 printable ASCII characters without spaces"
+        )
+    return token
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:

@@ -60,8 +60,10 @@ def _docstring(text: str, indent: str = "") -> str:
 
 def _own_attributes(registry: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     for group in registry.get("groups", []):
+        if group.get("type") == "metric":
+            continue
         if group.get("type") != "attribute_group":
-            raise ModelError(f"group {group.get('id')!r}: only attribute_group is supported")
+            raise ModelError(f"group {group.get('id')!r}: type must be attribute_group or metric")
         for attribute in group.get("attributes", []):
             for key in ("id", "type", "brief", "stability"):
                 if key not in attribute:
@@ -102,6 +104,23 @@ def _official_lines(official: Mapping[str, Any]) -> tuple[list[str], list[str], 
                 lines.append(f"    {member}: Final[str] = {ref}")
             names.append(enum_name)
     return imports, lines, names
+
+
+def _metric_lines(registry: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    lines = ["", "", "# Metrics defined by llmobserve (semconv/model/registry.yaml)."]
+    names: list[str] = []
+    for group in registry.get("groups", []):
+        if group.get("type") != "metric":
+            continue
+        for key in ("metric_name", "instrument", "unit", "brief", "stability"):
+            if key not in group:
+                raise ModelError(f"metric {group.get('id')!r}: missing {key!r}")
+        name = "METRIC_" + constant_name(group["metric_name"])
+        lines.append(f"\n{name}: Final = {json.dumps(group['metric_name'])}")
+        lines.append(_docstring(f"{group['instrument']}, unit {group['unit']}: {group['brief']}"))
+        lines.append(f"{name}_UNIT: Final = {json.dumps(group['unit'])}")
+        names.extend([name, f"{name}_UNIT"])
+    return lines, names
 
 
 def _own_lines(registry: Mapping[str, Any]) -> tuple[list[str], list[str]]:
@@ -155,8 +174,9 @@ def render() -> str:
     official = yaml.safe_load((MODEL_DIR / "official.yaml").read_text())
     imports, official_lines, official_names = _official_lines(official)
     own_lines, own_names = _own_lines(registry)
-    body = "\n".join([HEADER, *imports, *official_lines, *own_lines])
-    names = sorted([*official_names, *own_names], key=_export_order)
+    metric_lines, metric_names = _metric_lines(registry)
+    body = "\n".join([HEADER, *imports, *official_lines, *own_lines, *metric_lines])
+    names = sorted([*official_names, *own_names, *metric_names], key=_export_order)
     exported = "\n".join(f"    {json.dumps(name)}," for name in names)
     return _ruff(f"{body}\n\n__all__ = [\n{exported}\n]\n")
 

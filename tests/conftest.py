@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -39,9 +41,12 @@ def simulator() -> Iterator[Simulator]:
 
 
 class ProxyUnderTest:
-    def __init__(self, url: str, exporter: InMemorySpanExporter) -> None:
+    def __init__(
+        self, url: str, exporter: InMemorySpanExporter, metrics: InMemoryMetricReader
+    ) -> None:
         self.url = url
         self.exporter = exporter
+        self.metrics = metrics
 
     def spans(self, count: int = 1, timeout: float = 5.0) -> list[ReadableSpan]:
         """Wait for `count` finished spans (a span ends just after the last byte is sent)."""
@@ -70,15 +75,21 @@ def start_proxy(simulator: Simulator) -> Iterator[ProxyFactory]:
         exporter = InMemorySpanExporter()
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(exporter))
+        reader = InMemoryMetricReader()
         settings = Settings(
             **{
                 "upstream_overrides": {OPENAI: simulator.url, ANTHROPIC: simulator.url},
                 **overrides,
             }
         )
-        server = ServerThread(create_proxy(settings, tracer_provider=provider)).__enter__()
+        app = create_proxy(
+            settings,
+            tracer_provider=provider,
+            meter_provider=MeterProvider(metric_readers=[reader]),
+        )
+        server = ServerThread(app).__enter__()
         servers.append(server)
-        return ProxyUnderTest(server.url, exporter)
+        return ProxyUnderTest(server.url, exporter, reader)
 
     simulator.reset()
     yield start

@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 
 DESCRIPTION = (
-    "Run the llmobserve provider SIMULATOR: a fake OpenAI (/v1/chat/completions) and "
-    "Anthropic (/v1/messages) upstream with canned replies and deterministic token usage, "
+    "Run the llmobserve provider SIMULATOR: a fake OpenAI (/v1/chat/completions), Anthropic "
+    "(/v1/messages) and Amazon Bedrock (/model/{id}/converse|converse-stream|invoke) upstream "
+    "with canned replies and deterministic token usage, "
     "for tests and the offline demo. It is NOT a provider: it never contacts the network "
     "and accepts any API key."
 )

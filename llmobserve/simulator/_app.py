@@ -6,7 +6,7 @@ import itertools
 import time
 from collections.abc import Callable
 
-from . import _anthropic, _openai
+from . import _anthropic, _bedrock, _openai
 from ._asgi import ASGIApp, Receive, Scope, Send, read_request, send_reply, serve_lifespan
 from ._log import RequestLog
 from ._wire import Reply, Request, json_reply
@@ -17,7 +17,7 @@ HEALTH_PATH = "/health"
 
 
 class Simulator:
-    """One simulated upstream serving both providers; see the package docstring."""
+    """One simulated upstream serving every simulated provider; see the package docstring."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -44,6 +44,8 @@ class Simulator:
             return _openai.chat_completions(request, seq, int(self._clock()))
         if route == ("POST", "/v1/messages"):
             return _anthropic.messages(request, seq)
+        if _bedrock.is_bedrock(request):
+            return _bedrock.handle(request, seq)
         return _not_found(request)
 
     def _control(self, request: Request) -> Reply:

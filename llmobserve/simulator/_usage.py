@@ -22,7 +22,9 @@ CLAUDE_REPLY = "Hello! I'm Claude. How can I help?"
 def text_of(content: object) -> str:
     """The text of a message's `content`: a string, or the `text` of its text blocks.
 
-    Both APIs accept either form; non-text blocks (images, tool results) count as no text.
+    OpenAI and Anthropic accept either form and type their blocks (`{"type": "text", ...}`);
+    Bedrock Converse blocks are untyped (`{"text": ...}`). Other blocks (images, tool
+    results) count as no text.
     """
     if isinstance(content, str):
         return content
@@ -31,7 +33,7 @@ def text_of(content: object) -> str:
             block["text"]
             for block in content
             if isinstance(block, dict)
-            and block.get("type") == "text"
+            and block.get("type", "text") == "text"
             and isinstance(block.get("text"), str)
         )
     return ""
@@ -51,8 +53,14 @@ def count_input_tokens(messages: Sequence[object], system: object = None) -> int
 
 
 def reply_for(model: str) -> str:
-    """The canned reply for a model family: Claude models get their own greeting."""
-    return CLAUDE_REPLY if model.startswith("claude") else GPT_REPLY
+    """The canned reply for a model family: Claude models get their own greeting.
+
+    Bedrock ids name the vendor first (`anthropic.claude-3-haiku-20240307-v1:0`,
+    `us.anthropic.claude-...`), so a Claude model is one whose id contains `claude` after the
+    last vendor prefix.
+    """
+    name = model.rsplit("/", 1)[-1]
+    return CLAUDE_REPLY if name.startswith("claude") or ".claude" in name else GPT_REPLY
 
 
 def count_output_tokens(reply: str) -> int:

@@ -11,14 +11,14 @@ Streams report usage only with `stream_options.include_usage`, in one extra chun
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 
 from pricing import TokenUsage
 from proxy.providers.result import CallResult, UsageError, mapping, text, token_count
 from proxy.providers.sse import Event
 
-_USAGE_MARKERS = (b'"usage":{', b'"usage": {')
-_FINISH_MARKERS = (b'"finish_reason":"', b'"finish_reason": "')
 _NULL_USAGE = ((b',"usage":null', b""), (b'"usage":null,', b""))
 
 
@@ -39,6 +39,32 @@ def read_usage(usage: Mapping[str, object]) -> TokenUsage:
     )
 
 
+def top_level_usage(body: Mapping[str, object]) -> Mapping[str, object] | None:
+    """The `usage` object of a completion or chunk, where OpenAI puts it."""
+    return mapping(body.get("usage"))
+
+
+def no_reported_cost(usage: Mapping[str, object]) -> Decimal | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """Where an OpenAI-compatible provider's usage departs from OpenAI's; OpenAI's by default.
+
+    `usage` finds the usage object of a body or chunk (Groq streams carry it in
+    `x_groq.usage`), `tokens` reads it (DeepSeek cache fields, xAI's additive reasoning) and
+    `cost` reads the USD the provider itself reported (OpenRouter `usage.cost`).
+    """
+
+    usage: Callable[[Mapping[str, object]], Mapping[str, object] | None] = top_level_usage
+    tokens: Callable[[Mapping[str, object]], TokenUsage] = read_usage
+    cost: Callable[[Mapping[str, object]], Decimal | None] = no_reported_cost
+
+
+OPENAI_DIALECT = Dialect()
+
+
 def _finish_reasons(chunk: Mapping[str, object]) -> tuple[str, ...]:
     choices = chunk.get("choices")
     if not isinstance(choices, list):
@@ -50,19 +76,25 @@ def _finish_reasons(chunk: Mapping[str, object]) -> tuple[str, ...]:
 class ChatCompletions:
     """`WireFormat` for `/v1/chat/completions` and its OpenAI-compatible cousins."""
 
+    def __init__(self, dialect: Dialect = OPENAI_DIALECT) -> None:
+        self._dialect = dialect
+
     def read_document(self, document: object) -> CallResult:
         body = mapping(document)
         if body is None:
             return CallResult(problem="response body is not a JSON object")
         model, response_id = text(body.get("model")), text(body.get("id"))
         reasons = _finish_reasons(body)
-        usage = mapping(body.get("usage"))
+        usage = self._dialect.usage(body)
         if usage is None:
             return CallResult(model, response_id, None, reasons, "response has no usage object")
+        cost = self._dialect.cost(usage)
         try:
-            return CallResult(model, response_id, read_usage(usage), reasons)
+            tokens = self._dialect.tokens(usage)
         except UsageError as exc:
-            return CallResult(model, response_id, None, reasons, f"unreadable usage: {exc}")
+            problem = f"unreadable usage: {exc}"
+            return CallResult(model, response_id, None, reasons, problem, reported_cost=cost)
+        return CallResult(model, response_id, tokens, reasons, reported_cost=cost)
 
     def read_error(self, document: object) -> str | None:
         error = mapping((mapping(document) or {}).get("error"))
@@ -71,13 +103,13 @@ class ChatCompletions:
         return text(error.get("code")) or text(error.get("type"))
 
     def stream_reader(self) -> ChatStreamReader:
-        return ChatStreamReader()
+        return ChatStreamReader(self._dialect)
 
 
 def is_usage_chunk(event: Event) -> bool:
     """The extra chunk `include_usage` adds: usage set, choices empty."""
     data = event.data
-    has_usage = any(marker in data for marker in _USAGE_MARKERS)
+    has_usage = b'"usage":{' in data or b'"usage": {' in data
     return has_usage and (b'"choices":[]' in data or b'"choices": []' in data)
 
 
@@ -95,7 +127,9 @@ def strip_null_usage(raw: bytes) -> bytes:
 class ChatStreamReader:
     """Reads `chat.completion.chunk` events; decodes JSON only where something is reported."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect = OPENAI_DIALECT) -> None:
+        self._dialect = dialect
+        self._cost: Decimal | None = None
         self._model: str | None = None
         self._id: str | None = None
         self._usage: TokenUsage | None = None
@@ -111,10 +145,16 @@ class ChatStreamReader:
         if data == b"[DONE]":
             self._done = True
             return
-        needs_identity = self._model is None
-        has_usage = any(marker in data for marker in _USAGE_MARKERS)
-        has_finish = any(marker in data for marker in _FINISH_MARKERS)
-        if not (needs_identity or has_usage or has_finish or b'"error"' in data):
+        # Every chunk of a stream passes here: plain byte tests, and JSON only for the few
+        # chunks that report something (identity, usage, finish reason, error).
+        if not (
+            self._model is None
+            or b'"usage":{' in data
+            or b'"usage": {' in data
+            or b'"finish_reason":"' in data
+            or b'"finish_reason": "' in data
+            or b'"error"' in data
+        ):
             return
         try:
             chunk = json.loads(data)
@@ -128,10 +168,12 @@ class ChatStreamReader:
         self._model = self._model or text(body.get("model"))
         self._id = self._id or text(body.get("id"))
         self._reasons = self._reasons + _finish_reasons(body)
-        usage = mapping(body.get("usage"))
+        usage = self._dialect.usage(body)
         if usage is not None:
+            cost = self._dialect.cost(usage)
+            self._cost = self._cost if cost is None else cost
             try:
-                self._usage = read_usage(usage)  # cumulative: the last one wins
+                self._usage = self._dialect.tokens(usage)  # cumulative: the last one wins
             except UsageError as exc:
                 self._problem = f"unreadable usage: {exc}"
 
@@ -150,4 +192,5 @@ class ChatStreamReader:
             self._reasons,
             None if self._usage else problem,
             self._error,
+            reported_cost=self._cost,
         )

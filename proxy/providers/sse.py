@@ -27,6 +27,12 @@ class Event:
 
 
 def parse_event(raw: bytes) -> Event:
+    # Most events are one `data:` line ending in a blank line: read those without a regex.
+    if raw.endswith(b"\n\n"):
+        line = raw[:-2]
+        if line.startswith(b"data:") and b"\n" not in line and b"\r" not in line:
+            value = line[5:]
+            return Event(raw, b"", value[1:] if value.startswith(b" ") else value)
     name = b""
     data: list[bytes] = []
     for line in _LINE.split(raw):
@@ -48,11 +54,16 @@ class EventSplitter:
 
     def feed(self, chunk: bytes) -> Iterator[Event]:
         buffer = self._pending + chunk if self._pending else chunk
-        start = 0
-        for match in _BOUNDARY.finditer(buffer):
-            yield parse_event(buffer[start : match.end()])
-            start = match.end()
-        self._pending = buffer[start:]
+        if b"\r" in buffer:
+            start = 0
+            for match in _BOUNDARY.finditer(buffer):
+                yield parse_event(buffer[start : match.end()])
+                start = match.end()
+            self._pending = buffer[start:]
+        else:  # `\n\n` is then the only boundary: split, as the regex would, without it
+            *events, self._pending = buffer.split(b"\n\n")
+            for event in events:
+                yield parse_event(event + b"\n\n")
         if len(self._pending) > self._max_pending:
             # One event larger than the cap: give up on it rather than hold unbounded memory,
             # but hand its bytes back so a caller that forwards events loses nothing.

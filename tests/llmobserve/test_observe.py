@@ -121,3 +121,22 @@ def test_auto_start_proxy_starts_one_and_stops_it_at_exit():
 
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/health")
+
+
+def test_sdk_imports_and_observes_without_the_proxy_extra():
+    # `pip install llmobserve` (no [proxy] extra) has no aiohttp, starlette or uvicorn.
+    code = """
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("aiohttp", "starlette", "uvicorn"):
+                    raise ModuleNotFoundError(name)
+        sys.meta_path.insert(0, Block())
+        import llmobserve
+        llmobserve.observe()
+        with llmobserve.section("agent:light"):
+            pass
+        print("app done")
+    """
+    result = run_app(code, OTEL_TRACES_EXPORTER="none")
+    assert result.stdout.strip() == "app done"

@@ -150,3 +150,19 @@ def test_httpx2_span_never_records_query_strings(spans, fake_provider):
     assert (
         span.attributes[URL_FULL] == f"http://localhost:{fake_provider.port}/v1beta/models?REDACTED"
     )
+
+
+def test_patch_composes_with_instrumentation_applied_before_observe(fake_provider):
+    # opentelemetry-instrument instruments httpx at start-up, before the app calls observe().
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    instrumentor = HTTPXClientInstrumentor()
+    instrumentor.instrument()
+    try:
+        llmobserve.observe()
+        response = httpx.get(f"http://localhost:{fake_provider.port}/v1/models")
+        assert response.json() == {"server": "provider"}
+        assert "traceparent" in fake_provider.received[0]["headers"]
+    finally:
+        llmobserve.shutdown()
+        instrumentor.uninstrument()

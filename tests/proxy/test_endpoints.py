@@ -38,7 +38,6 @@ def test_detect_endpoint_accepts_lower_case_method() -> None:
     ("provider", "method", "path"),
     [
         (OPENAI, "GET", "/v1/chat/completions"),
-        (OPENAI, "POST", "/v1/embeddings"),
         (OPENAI, "POST", "/v1/messages"),
         (OPENAI, "POST", "/chat/completions"),
         (OPENAI, "POST", "/V1/chat/completions"),

@@ -466,3 +466,46 @@ def test_client_disconnect_mid_stream_ends_the_span_as_disconnected(proxy):
         next(response.iter_raw())
     span = proxy.span()
     assert span.attributes[ERROR_TYPE] == "client_disconnected"
+
+
+def test_clients_without_an_sdk_attribute_cost_with_headers(proxy, simulator):
+    client = openai_client(proxy.url).with_options(
+        default_headers={
+            "X-LLMObserve-Customer-ID": "node-customer",
+            "X-LLMObserve-Section-Path": "agent:node_app/tool:summarise",
+        }
+    )
+    client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    span = proxy.span()
+    assert span.parent is None  # no traceparent arrived: a new trace starts here
+    assert span.attributes[LLMOBSERVE_CUSTOMER_ID] == "node-customer"
+    assert span.attributes[LLMOBSERVE_SECTION_PATH] == "agent:node_app/tool:summarise"
+    headers = {k.lower() for k, _ in simulator.requests()[0]["headers"]}
+    assert not any(h.startswith("x-llmobserve-") for h in headers)
+
+
+def test_curl_section_header_and_baggage_precedence(proxy):
+    subprocess.run(
+        [
+            "curl",
+            "--silent",
+            "--show-error",
+            f"{proxy.url}/anthropic/v1/messages",
+            "-H",
+            f"x-api-key: {ANTHROPIC_KEY}",
+            "-H",
+            "X-LLMObserve-Customer-ID: from-header",
+            "-H",
+            "X-LLMObserve-Section: tool:curl",
+            "-H",
+            "baggage: llmobserve.customer.id=from-baggage",
+            "-d",
+            json.dumps({"model": "claude-3-haiku-20240307", "max_tokens": 5, "messages": HELLO}),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    attrs = proxy.span().attributes
+    assert attrs[LLMOBSERVE_CUSTOMER_ID] == "from-baggage"
+    assert attrs[LLMOBSERVE_SECTION_PATH] == "tool:curl"

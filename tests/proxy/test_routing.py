@@ -187,21 +187,21 @@ def test_resolve_allows_exact_host_from_allowed_hosts() -> None:
 
 
 def test_resolve_allows_subdomain_of_wildcard_allowed_host() -> None:
-    settings = Settings(allowed_hosts=("*.openai.azure.com",))
+    settings = Settings(allowed_hosts=("*.llm.example.com",))
 
     target = _resolve(
-        target_header="https://acme.openai.azure.com/openai/deployments/x/chat/completions",
+        target_header="https://acme.llm.example.com/openai/deployments/x/chat/completions",
         settings=settings,
     )
 
-    assert target.host == "acme.openai.azure.com"
+    assert target.host == "acme.llm.example.com"
     assert target.provider is None
 
 
 def test_resolve_refuses_bare_suffix_of_wildcard_allowed_host() -> None:
-    settings = Settings(allowed_hosts=("*.openai.azure.com",))
+    settings = Settings(allowed_hosts=("*.llm.example.com",))
 
-    assert _refused(target_header="https://openai.azure.com/x", settings=settings).status == 403
+    assert _refused(target_header="https://llm.example.com/x", settings=settings).status == 403
 
 
 def test_resolve_override_changes_connect_url_only() -> None:
