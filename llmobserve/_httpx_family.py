@@ -19,18 +19,17 @@ from typing import Any
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind
 
 from llmobserve import _direct as direct
 from llmobserve._direct import DirectCall
+from llmobserve._http_span import end_http_span, fail_http_span
 from llmobserve._rollup import active_frames, read_back
 from llmobserve._routing import Router
 from proxy.protocol import ROLLUP_HEADER, TARGET_URL_HEADER
 from proxy.spans import global_starter
 from semconv import (
-    ERROR_TYPE,
     HTTP_REQUEST_METHOD,
-    HTTP_RESPONSE_STATUS_CODE,
     SERVER_ADDRESS,
     SERVER_PORT,
     URL_FULL,
@@ -287,9 +286,9 @@ class HttpxFamilyPatch:
                 else:
                     response = self._send_direct(original, transport, request, span)
             except BaseException as exc:
-                _end_failed(span, exc)
+                fail_http_span(span, exc)
                 raise
-            _end(span, response.status_code)
+            end_http_span(span, response.status_code)
             return response
 
         return handle_request
@@ -317,9 +316,9 @@ class HttpxFamilyPatch:
                 else:
                     response = await self._send_direct_async(original, transport, request, span)
             except BaseException as exc:
-                _end_failed(span, exc)
+                fail_http_span(span, exc)
                 raise
-            _end(span, response.status_code)
+            end_http_span(span, response.status_code)
             return response
 
         return handle_async_request
@@ -338,21 +337,3 @@ def _bound(original: Any, transport: Any) -> Any:
 def _goes_through_a_proxy(transport: Any) -> bool:
     pool = getattr(transport, "_pool", None)
     return pool is not None and "Proxy" in type(pool).__name__
-
-
-def _end(span: Span | None, status: int) -> None:
-    if span is None:
-        return
-    span.set_attribute(HTTP_RESPONSE_STATUS_CODE, status)
-    if status >= 400:
-        span.set_attribute(ERROR_TYPE, str(status))
-        span.set_status(Status(StatusCode.ERROR))
-    span.end()
-
-
-def _end_failed(span: Span | None, exc: BaseException) -> None:
-    if span is None:
-        return
-    span.set_attribute(ERROR_TYPE, type(exc).__qualname__)
-    span.set_status(Status(StatusCode.ERROR, str(exc)))
-    span.end()
