@@ -2,8 +2,8 @@
 
 Starlette handles lifespan and `/health`; every other path goes to the plain ASGI
 `ProxyHandler`, straight from `ProxyApp.__call__`: Starlette's router and its two exception
-middlewares each wrap `send`, which costs on every call and every streamed chunk (about
-40 µs per call on the reference machine, docs/benchmarks.md).
+middlewares each wrap `send`, a cost on every call and every streamed chunk
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
