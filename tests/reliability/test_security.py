@@ -433,6 +433,9 @@ def test_streamed_upload_declared_over_its_limit_gets_413_before_forwarding(run_
         assert upstream.connections == 0
 
 
+# Cutting an upload mid-body can leave the fake upstream's half-read socket to the GC; the
+# warning it raises lands in whichever test runs then (seen once in CI). Known, see notes.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_streamed_upload_without_a_length_is_cut_at_its_limit(run_proxy):
     with RawUpstream(answer_openai_json) as upstream:
         proxy = run_proxy(
