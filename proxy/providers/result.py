@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -87,6 +88,17 @@ def token_count(usage: Mapping[str, object], key: str, *, required: bool = False
     if value < 0:
         raise UsageError(f"usage {key!r} is negative ({value})")
     return value
+
+
+def decode_json(body: bytes, kind: str = "response body") -> object | CallResult:
+    """The JSON document in `body`, or a `CallResult` saying why it is not one."""
+    try:
+        document: object = json.loads(body)
+    except UnicodeDecodeError as exc:
+        return CallResult(problem=f"{kind} is not valid JSON (invalid UTF-8 at byte {exc.start})")
+    except json.JSONDecodeError as exc:
+        return CallResult(problem=f"{kind} is not valid JSON ({exc.msg} at byte {exc.pos})")
+    return document
 
 
 def mapping(value: object) -> Mapping[str, object] | None:

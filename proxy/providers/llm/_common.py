@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from proxy.forwarding import read_request
 from proxy.providers.base import Endpoint, EndpointDetector, RequestFacts
-from proxy.providers.result import CallResult, StreamReader, mapping, text, token_count
+from proxy.providers.result import CallResult, StreamReader, decode_json, mapping, text, token_count
 from proxy.providers.sse import EventSplitter
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -147,16 +147,9 @@ class DocumentReader:
         body = b"".join(self._parts)
         if not body:
             return CallResult(problem="response body is empty")
-        try:
-            document = json.loads(body)
-        except UnicodeDecodeError as exc:
-            return CallResult(
-                problem=f"response body is not valid JSON (invalid UTF-8 at byte {exc.start})"
-            )
-        except json.JSONDecodeError as exc:
-            return CallResult(
-                problem=f"response body is not valid JSON ({exc.msg} at byte {exc.pos})"
-            )
+        document = decode_json(body)
+        if isinstance(document, CallResult):
+            return document
         return self._read(document)
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Final, Generic, TypeVar
 
 from proxy.providers.base import Endpoint, RequestFacts
-from proxy.providers.result import CallResult, ResponseReader, mapping, text
+from proxy.providers.result import CallResult, ResponseReader, decode_json, mapping, text
 from proxy.providers.sse import Event
 
 log = logging.getLogger(__name__)
@@ -192,16 +192,9 @@ class JsonReader:
             if self._on_empty is not None:
                 return self._on_empty(self._context)
             return CallResult(problem="response body is empty")
-        try:
-            document = json.loads(body)
-        except UnicodeDecodeError as exc:
-            return CallResult(
-                problem=f"response body is not valid JSON (invalid UTF-8 at byte {exc.start})"
-            )
-        except json.JSONDecodeError as exc:
-            return CallResult(
-                problem=f"response body is not valid JSON ({exc.msg} at byte {exc.pos})"
-            )
+        document = decode_json(body)
+        if isinstance(document, CallResult):
+            return document
         return self._read(document, self._context)
 
 
