@@ -121,16 +121,18 @@ def begin(
     body: bytes,
     parent: Span | None,
     inject_stream_usage: bool = True,
+    headers: Mapping[str, str] | None = None,
 ) -> DirectCall | None:
     """A `DirectCall` when this request is to a metered endpoint, else None.
 
     `inject_stream_usage=False` leaves the body as it is (signed requests: SigV4 covers it);
     an OpenAI-style stream then reports no usage unless the application asked for it.
+    `headers` (the request's) let AWS JSON-protocol calls be told apart by `X-Amz-Target`.
     """
     provider = provider_for_host(host)
     if provider is None:
         return None
-    endpoint = detect_endpoint(provider.id, method, path)
+    endpoint = detect_endpoint(provider.id, method, path, headers=headers)
     if endpoint is None:
         return None
     facts = request_facts(endpoint, body, inject_stream_usage=inject_stream_usage)

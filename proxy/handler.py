@@ -128,7 +128,7 @@ class ProxyHandler:
         # Hosts the catalog does not know but the user allowed (vLLM, Ollama, LM Studio, ...)
         # are metered when they speak the OpenAI-compatible API.
         candidate = target.provider.id if target.provider else OPENAI_COMPATIBLE
-        endpoint = detect_endpoint(candidate, method, target.path)
+        endpoint = detect_endpoint(candidate, method, target.path, headers=headers)
         provider_id = candidate if target.provider is not None or endpoint is not None else None
         facts = RequestFacts()
         body: bytes | AsyncIterator[bytes]

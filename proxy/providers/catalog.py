@@ -2,15 +2,18 @@
 
 Provider ids are the OpenTelemetry `gen_ai.provider.name` values where the conventions define
 one (`openai`, `anthropic`, `aws.bedrock`, ...), otherwise a lowercase name of our own.
-Hosts come from ../shared/reference/provider-formats.md, section 1.
+Hosts come from ../shared/reference/provider-formats.md, section 1. Providers whose hosts carry
+a region (AWS, Vertex AI) list one template per host form, e.g.
+`bedrock-runtime.{region}.amazonaws.com` (see `proxy.providers.base.host_matches`), so a region
+opened after this list was written is still recognised.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from functools import lru_cache
 
 from proxy.providers import llm, services
-from proxy.providers.base import Provider
+from proxy.providers.base import Provider, host_matches
 from semconv import GenAiProviderNameValues
 
 __all__ = ["PROVIDERS", "Provider", "host_matches", "provider_for_host", "provider_for_prefix"]
@@ -41,16 +44,9 @@ _CORE: tuple[Provider, ...] = (
 PROVIDERS: tuple[Provider, ...] = _CORE + llm.PROVIDERS + services.PROVIDERS
 
 
-def host_matches(host: str, pattern: str) -> bool:
-    """`pattern` is an exact host or `*.suffix` (which does not match the bare suffix)."""
-    host = host.lower().rstrip(".")
-    pattern = pattern.lower()
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
-    return host == pattern
-
-
-@cache
+# Bounded: the host comes from the client, and an unbounded cache would let a client grow the
+# proxy's memory one made-up host name at a time.
+@lru_cache(maxsize=4096)
 def provider_for_host(host: str) -> Provider | None:
     for provider in PROVIDERS:
         if any(host_matches(host, pattern) for pattern in provider.hosts):

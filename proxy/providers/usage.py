@@ -78,6 +78,7 @@ class ResponseObserver:
         self._body: list[bytes] = []
         self._size = 0
         self._stream: StreamReader | None = None
+        self._headers = headers or {}
         self._splitter = EventSplitter(max_parse_bytes)
         self._decoder: BodyDecoder | None = None
         try:
@@ -170,7 +171,7 @@ class ResponseObserver:
         """End of the body: the bytes still held back (filter mode) and what was read."""
         tail = self._splitter.tail() if self._filter else b""
         try:
-            return tail, self._result()
+            return tail, self._typed_error(self._result())
         except Exception as exc:
             log.exception("usage parser failed at end of body")
             return tail, CallResult(problem=f"parser error: {type(exc).__name__}")
@@ -212,6 +213,15 @@ class ResponseObserver:
         if self._status >= 400:
             return CallResult(error_type=self._wire.read_error(document))
         return self._wire.read_document(document)
+
+    def _typed_error(self, result: CallResult) -> CallResult:
+        """An error code the wire format finds in the headers (AWS `x-amzn-errortype`) wins
+        over the body's: it is there even when the body is empty or a CDN's HTML page."""
+        read = getattr(self._wire, "error_from_headers", None)
+        if self._status < 400 or read is None:
+            return result
+        found: str | None = read(self._headers)
+        return dataclasses.replace(result, error_type=found) if found else result
 
 
 def _with_problem(result: CallResult, problem: str | None) -> CallResult:

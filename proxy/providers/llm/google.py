@@ -89,48 +89,7 @@ def detect_vertex(method: str, path: str) -> Endpoint | None:
     return _with_model(methods.get(action), model)
 
 
-# https://cloud.google.com/vertex-ai/generative-ai/docs/learn/locations and
-# https://cloud.google.com/vertex-ai/docs/general/locations (regional `{region}-` hosts).
-VERTEX_REGIONS = (
-    "africa-south1",
-    "asia-east1",
-    "asia-east2",
-    "asia-northeast1",
-    "asia-northeast2",
-    "asia-northeast3",
-    "asia-south1",
-    "asia-southeast1",
-    "asia-southeast2",
-    "australia-southeast1",
-    "australia-southeast2",
-    "europe-central2",
-    "europe-north1",
-    "europe-southwest1",
-    "europe-west1",
-    "europe-west2",
-    "europe-west3",
-    "europe-west4",
-    "europe-west6",
-    "europe-west8",
-    "europe-west9",
-    "europe-west12",
-    "me-central1",
-    "me-central2",
-    "me-west1",
-    "northamerica-northeast1",
-    "northamerica-northeast2",
-    "southamerica-east1",
-    "us-central1",
-    "us-east1",
-    "us-east4",
-    "us-east5",
-    "us-south1",
-    "us-west1",
-    "us-west2",
-    "us-west3",
-    "us-west4",
-)
-VERTEX_HOSTS = (
-    "aiplatform.googleapis.com",
-    *(f"{region}-aiplatform.googleapis.com" for region in VERTEX_REGIONS),
-)
+# https://cloud.google.com/vertex-ai/generative-ai/docs/learn/locations: the global location
+# is served at `aiplatform.googleapis.com`, every region at `{LOCATION}-aiplatform.googleapis.com`
+# (`{location}` is a Google Cloud region shape, see `proxy.providers.base.host_matches`).
+VERTEX_HOSTS = ("aiplatform.googleapis.com", "{location}-aiplatform.googleapis.com")

@@ -13,9 +13,10 @@
   `VideoMetadata.DurationMillis`, metered once per `JobId` as `video_seconds`.
   Price models: `image` and `video` (the wire names no model); Polly's model is its engine.
 
-Detection sees only method and path, and JSON-protocol calls all POST to `/`: the detectors
-take the request headers as an optional argument (the core change this group asks for) and,
-without them, the formats infer the operation from the request and response bodies.
+JSON-protocol calls all POST to `/`: the Transcribe and Rekognition detectors read the
+operation from the `X-Amz-Target` request header (`HEADER_DETECTORS`), and only when a client
+sends none do the formats infer it from the request and response bodies.
+Errors: `error.type` is the AWS error code (`x-amzn-errortype`, else the body's `__type`/`code`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Final
 
-from proxy.providers.base import Endpoint, Provider, RequestFacts
+from proxy.providers.base import Endpoint, HeaderDetector, Provider, RequestFacts, RequestHeaders
 from proxy.providers.result import CallResult, ResponseReader, mapping, text
 from proxy.providers.services import _aws
 from proxy.providers.services._common import (
@@ -53,18 +54,16 @@ TRANSCRIBE_JOB: Final = "aws_transcribe_job"
 REKOGNITION: Final = "aws_rekognition"
 
 PROVIDERS: Final = (
-    Provider(
-        _aws.POLLY, _aws.regional_hosts("polly"), "https://polly.us-east-1.amazonaws.com", "polly"
-    ),
+    Provider(_aws.POLLY, _aws.HOSTS[_aws.POLLY], "https://polly.us-east-1.amazonaws.com", "polly"),
     Provider(
         _aws.TRANSCRIBE,
-        _aws.regional_hosts("transcribe"),
+        _aws.HOSTS[_aws.TRANSCRIBE],
         "https://transcribe.us-east-1.amazonaws.com",
         "transcribe",
     ),
     Provider(
         _aws.REKOGNITION,
-        _aws.regional_hosts("rekognition"),
+        _aws.HOSTS[_aws.REKOGNITION],
         "https://rekognition.us-east-1.amazonaws.com",
         "rekognition",
     ),
@@ -113,9 +112,7 @@ def detect_polly(method: str, path: str) -> Endpoint | None:
     return None
 
 
-def detect_transcribe(
-    method: str, path: str, headers: Mapping[str, str] | None = None
-) -> Endpoint | None:
+def detect_transcribe(method: str, path: str, headers: RequestHeaders) -> Endpoint | None:
     if method != "POST" or path != "/":
         return None
     operation = _aws.target_operation(headers, "Transcribe")
@@ -124,9 +121,7 @@ def detect_transcribe(
     return Endpoint(SPEECH_TO_TEXT, TRANSCRIBE_JOB)
 
 
-def detect_rekognition(
-    method: str, path: str, headers: Mapping[str, str] | None = None
-) -> Endpoint | None:
+def detect_rekognition(method: str, path: str, headers: RequestHeaders) -> Endpoint | None:
     if method != "POST" or path != "/":
         return None
     operation = _aws.target_operation(headers, "RekognitionService")
@@ -137,7 +132,7 @@ def detect_rekognition(
     return None
 
 
-class PollySpeech(ServiceFormat):
+class PollySpeech(_aws.AwsErrors, ServiceFormat):
     def request_facts(self, body: bytes, endpoint: Endpoint) -> RequestFacts:
         request = json_object(body) or {}
         engine = text(request.get("Engine")) or "standard"  # the API's default engine
@@ -155,7 +150,7 @@ class PollySpeech(ServiceFormat):
         return metered({CHARACTERS: found[1]}, dimensions=context.request.dimensions)
 
 
-class PollyTask(ServiceFormat):
+class PollyTask(_aws.AwsErrors, ServiceFormat):
     def __init__(self) -> None:
         self.ledger: Ledger[bool] = Ledger()
 
@@ -175,7 +170,7 @@ class PollyTask(ServiceFormat):
         )
 
 
-class TranscribeJob(ServiceFormat):
+class TranscribeJob(_aws.AwsErrors, ServiceFormat):
     def read(self, document: object, context: Context) -> CallResult:
         body = mapping(document) or {}
         job = next((mapping(body.get(k)) for k in _TRANSCRIBE_JOBS.values() if k in body), None)
@@ -193,7 +188,7 @@ class TranscribeJob(ServiceFormat):
         )
 
 
-class RekognitionCall(ServiceFormat):
+class RekognitionCall(_aws.AwsErrors, ServiceFormat):
     def __init__(self, operation: str | None = None) -> None:
         self.operation = operation
         self.ledger: Ledger[bool] = Ledger()
@@ -237,8 +232,9 @@ def _infer_operation(request: Mapping[str, object], body: Mapping[str, object]) 
     return next((op for member, op in IMAGE_OPERATIONS.items() if member in body), "ImageAPI")
 
 
-DETECTORS: Final = {
-    _aws.POLLY: detect_polly,
+DETECTORS: Final = {_aws.POLLY: detect_polly}
+
+HEADER_DETECTORS: Final[dict[str, HeaderDetector]] = {
     _aws.TRANSCRIBE: detect_transcribe,
     _aws.REKOGNITION: detect_rekognition,
 }

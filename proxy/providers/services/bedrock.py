@@ -55,7 +55,7 @@ _PATH = re.compile(r"/model/(?P<model>.+)/(?P<action>[a-z-]+)")
 
 PROVIDER = Provider(
     _aws.BEDROCK,
-    _aws.regional_hosts("bedrock-runtime"),
+    _aws.HOSTS[_aws.BEDROCK],
     "https://bedrock-runtime.us-east-1.amazonaws.com",
     "bedrock",
 )
@@ -123,14 +123,11 @@ class InvokeReader:
         return CallResult(None, response_id, usage, reasons)
 
 
-class Invoke(ServiceFormat):
+class Invoke(_aws.AwsErrors, ServiceFormat):
     def response_reader(
         self, content_type: str, request: RequestFacts, headers: Mapping[str, str]
     ) -> ResponseReader | None:
         return InvokeReader(context_for(content_type, request, headers))
-
-    def read_error(self, document: object) -> str | None:
-        return text((mapping(document) or {}).get("__type"))
 
 
 class Converse(Invoke):

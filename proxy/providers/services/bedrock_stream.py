@@ -10,7 +10,7 @@ Both are `application/vnd.amazon.eventstream` (see `eventstream.py`). Message he
   own `message_start`/`message_delta` usage, or Llama's running counts, are usage so far.
 - ConverseStream (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStreamOutput.html):
   `messageStart`, `contentBlock*`, `messageStop` (`stopReason`), then `metadata` with `usage`.
-Unknown event types are skipped; exceptions set the error type.
+Unknown event types are skipped; exceptions set the error type (`_aws.stream_exception`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pricing import TokenUsage
 from proxy.providers.anthropic import MessagesStreamReader
 from proxy.providers.result import CallResult, UsageError, mapping, text
+from proxy.providers.services._aws import stream_exception
 from proxy.providers.services.bedrock_usage import converse_usage, invocation_metrics_usage
 from proxy.providers.services.eventstream import EventStreamDecoder, Message
 from proxy.providers.sse import Event
@@ -42,7 +43,7 @@ class _EventStreamReader:
         for message in self._decoder.feed(data):
             kind = message.header(":message-type")
             if kind == "exception":
-                self.error = message.header(":exception-type") or "exception"
+                self.error = stream_exception(message.header(":exception-type"))
             elif kind == "error":
                 self.error = message.header(":error-code") or "error"
             else:

@@ -372,7 +372,7 @@ def test_converse_stream_exception_sets_the_error_type() -> None:
 
     result = observe(invoke(action="converse-stream"), stream, content_type=STREAM)
 
-    assert result.error_type == "throttlingException"
+    assert result.error_type == "ThrottlingException"
     assert result.usage is None
 
 
@@ -475,7 +475,7 @@ def test_invoke_stream_model_error_exception_keeps_usage_so_far() -> None:
 
     result = observe(invoke(action="invoke-with-response-stream"), stream, content_type=STREAM)
 
-    assert result.error_type == "modelStreamErrorException"
+    assert result.error_type == "ModelStreamErrorException"
     assert result.usage == ANTHROPIC_STREAM_USAGE
 
 

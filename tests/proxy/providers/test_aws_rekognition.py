@@ -7,8 +7,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from proxy.providers.endpoints import detect_endpoint
 from proxy.providers.services import aws_media
-from proxy.providers.services.aws_media import detect_rekognition
 from semconv import GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME
 from tests.proxy.providers._services_support import (
     Reply,
@@ -29,15 +29,17 @@ def _target(operation: str) -> dict[str, str]:
 
 
 def test_detect_with_the_target_header_picks_the_operation() -> None:
-    labels = detect_rekognition("POST", "/", _target("DetectLabels"))
+    labels = detect_endpoint(REKOGNITION, "POST", "/", headers=_target("DetectLabels"))
     assert labels is not None and labels.wire_format == "aws_rekognition.DetectLabels"
-    assert detect_rekognition("POST", "/", _target("CreateCollection")) is None
-    assert detect_rekognition("POST", "/", _target("GetLabelDetection")) is not None
+    assert detect_endpoint(REKOGNITION, "POST", "/", headers=_target("CreateCollection")) is None
+    assert (
+        detect_endpoint(REKOGNITION, "POST", "/", headers=_target("GetLabelDetection")) is not None
+    )
 
 
 def test_every_detected_operation_has_a_wire_format() -> None:
     for operation in (*aws_media.IMAGE_OPERATIONS.values(), *aws_media.VIDEO_RESULTS):
-        endpoint = detect_rekognition("POST", "/", _target(operation))
+        endpoint = detect_endpoint(REKOGNITION, "POST", "/", headers=_target(operation))
         assert endpoint is not None and endpoint.wire_format in aws_media.WIRE_FORMATS
 
 
@@ -63,7 +65,7 @@ def test_image_call_without_target_is_inferred_from_the_bodies(
 
 
 def test_image_call_with_known_operation() -> None:
-    endpoint = detect_rekognition("POST", "/", _target("DetectText"))
+    endpoint = detect_endpoint(REKOGNITION, "POST", "/", headers=_target("DetectText"))
     assert endpoint is not None
 
     result = observe(
@@ -74,7 +76,7 @@ def test_image_call_with_known_operation() -> None:
 
 
 def test_video_result_is_metered_once_per_job_in_seconds() -> None:
-    endpoint = detect_rekognition("POST", "/", _target("GetLabelDetection"))
+    endpoint = detect_endpoint(REKOGNITION, "POST", "/", headers=_target("GetLabelDetection"))
     assert endpoint is not None
     aws_media.WIRE_FORMATS[endpoint.wire_format].ledger.clear()  # type: ignore[attr-defined]
     request = fixture("aws_rekognition", "get_label_detection_request.json")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 
 from proxy.providers.endpoints import detect_endpoint
-from proxy.providers.services.aws_media import detect_transcribe
 from semconv import GEN_AI_PROVIDER_NAME, LLMOBSERVE_COST_REASON, LLMOBSERVE_COST_STATUS
 from tests.proxy.providers._services_support import Reply, detect, fake_upstream, fixture, observe
 
@@ -15,15 +14,20 @@ GET_JOB = {"X-Amz-Target": "Transcribe.GetTranscriptionJob"}
 
 
 def test_detect_uses_the_target_header_when_the_core_passes_it() -> None:
-    assert detect_transcribe("POST", "/", GET_JOB) is not None
+    assert detect_endpoint(TRANSCRIBE, "POST", "/", headers=GET_JOB) is not None
     assert (
-        detect_transcribe("POST", "/", {"x-amz-target": "Transcribe.StartTranscriptionJob"}) is None
+        detect_endpoint(
+            TRANSCRIBE, "POST", "/", headers={"x-amz-target": "Transcribe.StartTranscriptionJob"}
+        )
+        is None
     )
     assert (
-        detect_transcribe("POST", "/", {"X-Amz-Target": "Rekognition.GetTranscriptionJob"})
+        detect_endpoint(
+            TRANSCRIBE, "POST", "/", headers={"X-Amz-Target": "Rekognition.GetTranscriptionJob"}
+        )
         is not None
     )
-    assert detect_transcribe("GET", "/", GET_JOB) is None
+    assert detect_endpoint(TRANSCRIBE, "GET", "/", headers=GET_JOB) is None
 
 
 def test_detect_without_headers_meters_every_json_call() -> None:
