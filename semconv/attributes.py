@@ -50,18 +50,36 @@ URL_FULL: Final[str] = _url_attributes.URL_FULL
 
 
 class GenAiOperationNameValues:
-    """Well-known values, from the official package."""
+    """Well-known values, from the official package, then ours (registry.yaml `values`)."""
 
     CHAT: Final[str] = _gen_ai_attributes.GenAiOperationNameValues.CHAT.value
+    EMBEDDINGS: Final[str] = _gen_ai_attributes.GenAiOperationNameValues.EMBEDDINGS.value
     EXECUTE_TOOL: Final[str] = _gen_ai_attributes.GenAiOperationNameValues.EXECUTE_TOOL.value
+    GENERATE_CONTENT: Final[str] = (
+        _gen_ai_attributes.GenAiOperationNameValues.GENERATE_CONTENT.value
+    )
     INVOKE_AGENT: Final[str] = _gen_ai_attributes.GenAiOperationNameValues.INVOKE_AGENT.value
+    TEXT_TO_SPEECH: Final = "text_to_speech"
+    """Speech synthesis billed by characters (AWS Polly SynthesizeSpeech, ...). (ours)"""
+    SPEECH_TO_TEXT: Final = "speech_to_text"
+    """Transcription billed by audio duration (AWS Transcribe jobs, ...). (ours)"""
+    IMAGE_ANALYSIS: Final = "image_analysis"
+    """Image or video analysis billed per image or per video second (AWS Rekognition). (ours)"""
 
 
 class GenAiProviderNameValues:
-    """Well-known values, from the official package."""
+    """Well-known values, from the official package, then ours (registry.yaml `values`)."""
 
     OPENAI: Final[str] = _gen_ai_attributes.GenAiProviderNameValues.OPENAI.value
     ANTHROPIC: Final[str] = _gen_ai_attributes.GenAiProviderNameValues.ANTHROPIC.value
+    AWS_BEDROCK: Final[str] = _gen_ai_attributes.GenAiProviderNameValues.AWS_BEDROCK.value
+    GCP_VERTEX_AI: Final[str] = _gen_ai_attributes.GenAiProviderNameValues.GCP_VERTEX_AI.value
+    AWS_POLLY: Final = "aws.polly"
+    """Amazon Polly (`polly.{region}.amazonaws.com`). (ours)"""
+    AWS_TRANSCRIBE: Final = "aws.transcribe"
+    """Amazon Transcribe (`transcribe.{region}.amazonaws.com`). (ours)"""
+    AWS_REKOGNITION: Final = "aws.rekognition"
+    """Amazon Rekognition (`rekognition.{region}.amazonaws.com`). (ours)"""
 
 
 class GenAiTokenTypeValues:

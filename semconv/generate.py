@@ -5,9 +5,12 @@ Usage::
     python -m semconv.generate          # rewrite semconv/attributes.py
     python -m semconv.generate --check  # exit 1 if the file on disk differs
 
-`model/registry.yaml` holds the attributes that are ours (OpenTelemetry registry format);
-`model/official.yaml` names the official constants we reuse, which are imported from the
-`opentelemetry-semantic-conventions` package rather than typed again.
+`model/registry.yaml` holds the attributes that are ours (OpenTelemetry registry format), and
+under `values:` the values we emit for official attributes that the conventions leave open
+(`gen_ai.provider.name`, `gen_ai.operation.name`: "custom values are allowed"); they join the
+official well-known values in the same class. `model/official.yaml` names the official
+constants we reuse, which are imported from the `opentelemetry-semantic-conventions` package
+rather than typed again.
 """
 
 from __future__ import annotations
@@ -75,7 +78,9 @@ def _module_alias(module_name: str) -> str:
     return "_" + module_name.rsplit(".", 1)[-1]
 
 
-def _official_lines(official: Mapping[str, Any]) -> tuple[list[str], list[str], list[str]]:
+def _official_lines(
+    official: Mapping[str, Any], extra_values: Mapping[str, list[Mapping[str, str]]]
+) -> tuple[list[str], list[str], list[str]]:
     """Import lines, constant lines and exported names for the official attributes."""
     value_modules: Mapping[str, Mapping[str, list[str]]] = official.get("values", {})
     constant_modules = {m: c for m, c in official.items() if m != "values"}
@@ -97,13 +102,35 @@ def _official_lines(official: Mapping[str, Any]) -> tuple[list[str], list[str], 
         for enum_name, members in enums.items():
             enum = getattr(module, enum_name)
             lines.append(f"\n\nclass {enum_name}:")
-            lines.append(f"    {QUOTES}Well-known values, from the official package.{QUOTES}\n")
+            extra = extra_values.get(enum_name, [])
+            brief = "Well-known values, from the official package"
+            brief += ", then ours (registry.yaml `values`)." if extra else "."
+            lines.append(f"    {QUOTES}{brief}{QUOTES}\n")
             for member in members:
                 getattr(enum, member)  # raises if the package lacks it
                 ref = f"{_module_alias(module_name)}.{enum_name}.{member}.value"
                 lines.append(f"    {member}: Final[str] = {ref}")
+            lines.extend(_extra_value_lines(enum, enum_name, extra))
             names.append(enum_name)
+    unknown = set(extra_values) - {e for enums in value_modules.values() for e in enums}
+    if unknown:
+        raise ModelError(f"registry values for {sorted(unknown)}: not in official.yaml values")
     return imports, lines, names
+
+
+def _extra_value_lines(enum: Any, enum_name: str, members: list[Mapping[str, str]]) -> list[str]:
+    """Our values of an official enum attribute, after its well-known ones."""
+    official_values = {m.value for m in enum}
+    lines = []
+    for member in members:
+        for key in ("id", "value", "brief"):
+            if key not in member:
+                raise ModelError(f"{enum_name} value {member.get('id')!r}: missing {key!r}")
+        if member["value"] in official_values:
+            raise ModelError(f"{enum_name}: {member['value']!r} is official; list it there")
+        lines.append(f"    {member['id'].upper()}: Final = {json.dumps(member['value'])}")
+        lines.append(f"    {_docstring(member['brief'] + ' (ours)', '    ')}")
+    return lines
 
 
 def _metric_lines(registry: Mapping[str, Any]) -> tuple[list[str], list[str]]:
@@ -172,7 +199,7 @@ def _ruff(text: str) -> str:
 def render() -> str:
     registry = yaml.safe_load((MODEL_DIR / "registry.yaml").read_text())
     official = yaml.safe_load((MODEL_DIR / "official.yaml").read_text())
-    imports, official_lines, official_names = _official_lines(official)
+    imports, official_lines, official_names = _official_lines(official, registry.get("values", {}))
     own_lines, own_names = _own_lines(registry)
     metric_lines, metric_names = _metric_lines(registry)
     body = "\n".join([HEADER, *imports, *official_lines, *own_lines, *metric_lines])

@@ -23,11 +23,12 @@ from typing import Final
 
 from proxy.providers.base import RequestHeaders, host_matches
 from proxy.providers.result import mapping, text
+from semconv import GenAiProviderNameValues
 
-BEDROCK: Final = "aws.bedrock"
-POLLY: Final = "aws.polly"
-TRANSCRIBE: Final = "aws.transcribe"
-REKOGNITION: Final = "aws.rekognition"
+BEDROCK: Final = GenAiProviderNameValues.AWS_BEDROCK
+POLLY: Final = GenAiProviderNameValues.AWS_POLLY
+TRANSCRIBE: Final = GenAiProviderNameValues.AWS_TRANSCRIBE
+REKOGNITION: Final = GenAiProviderNameValues.AWS_REKOGNITION
 
 
 def regional_hosts(prefix: str, *, fips: str | None = None) -> tuple[str, ...]:

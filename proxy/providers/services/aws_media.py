@@ -32,10 +32,7 @@ from proxy.providers.services._common import (
     CHARACTERS,
     ENDPOINT,
     ENGINE,
-    IMAGE_ANALYSIS,
     IMAGES,
-    SPEECH_TO_TEXT,
-    TEXT_TO_SPEECH,
     VIDEO_SECONDS,
     Context,
     HeaderReader,
@@ -47,6 +44,11 @@ from proxy.providers.services._common import (
     metered,
     quantity,
 )
+from semconv import GenAiOperationNameValues
+
+TEXT_TO_SPEECH: Final = GenAiOperationNameValues.TEXT_TO_SPEECH
+SPEECH_TO_TEXT: Final = GenAiOperationNameValues.SPEECH_TO_TEXT
+IMAGE_ANALYSIS: Final = GenAiOperationNameValues.IMAGE_ANALYSIS
 
 POLLY_SPEECH: Final = "aws_polly_speech"
 POLLY_TASK: Final = "aws_polly_task"

@@ -43,7 +43,6 @@ INVOKE: Final = "aws_bedrock_invoke"
 INVOKE_STREAM: Final = "aws_bedrock_invoke_stream"
 CONVERSE: Final = "aws_bedrock_converse"
 CONVERSE_STREAM: Final = "aws_bedrock_converse_stream"
-EMBEDDINGS: Final = "embeddings"  # gen_ai.operation.name well-known value
 
 _ACTIONS: Final = {
     "invoke": (INVOKE, False),
@@ -68,7 +67,8 @@ def detect(method: str, path: str) -> Endpoint | None:
         return None  # count-tokens is free; other paths are not metered
     wire_format, stream = _ACTIONS[found.group("action")]
     model = unquote(found.group("model"))
-    operation = EMBEDDINGS if "embed" in model.lower() else GenAiOperationNameValues.CHAT
+    embeddings = "embed" in model.lower()
+    operation = GenAiOperationNameValues.EMBEDDINGS if embeddings else GenAiOperationNameValues.CHAT
     return Endpoint(operation, wire_format, model=model, stream=stream or None)
 
 
