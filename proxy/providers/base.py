@@ -122,18 +122,50 @@ _PLACEHOLDERS: Final = {
 _PLACEHOLDER = re.compile(r"(\{[a-z]+\})")
 
 
-@lru_cache(maxsize=1024)
-def _template(pattern: str) -> re.Pattern[str] | None:
-    """The regular expression for a `{placeholder}` template; None for other patterns.
+def _template(pattern: str) -> re.Pattern[str]:
+    """The regular expression for a `{placeholder}` template.
 
     An unknown placeholder is kept literally: no host contains braces, so a mistyped
     `LLMOBSERVE_ALLOWED_HOSTS` entry allows nothing rather than too much.
     """
-    if "{" not in pattern:
-        return None
     pieces = _PLACEHOLDER.split(pattern)
-    regex = "".join(_PLACEHOLDERS.get(piece) or re.escape(piece) for piece in pieces)
-    return re.compile(regex)
+    return re.compile("".join(_PLACEHOLDERS.get(piece) or re.escape(piece) for piece in pieces))
+
+
+@dataclass(frozen=True)
+class HostSet:
+    """Host patterns compiled for lookups: exact names, `*.suffix`es and templates."""
+
+    exact: frozenset[str]
+    suffixes: tuple[str, ...]
+    """`.suffix` (with its dot) of each `*.suffix` pattern."""
+    templates: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def of(cls, patterns: Iterable[str]) -> HostSet:
+        lowered = [p.lower() for p in patterns]
+        return cls(
+            frozenset(p for p in lowered if not p.startswith("*.") and "{" not in p),
+            tuple(p[1:] for p in lowered if p.startswith("*.")),
+            tuple(_template(p) for p in lowered if not p.startswith("*.") and "{" in p),
+        )
+
+    def matches(self, host: str) -> bool:
+        """`host` must already be normalised (`normalise_host`)."""
+        return (
+            host in self.exact
+            or any(host.endswith(s) and len(host) > len(s) for s in self.suffixes)
+            or any(t.fullmatch(host) is not None for t in self.templates)
+        )
+
+
+def normalise_host(host: str) -> str:
+    return host.lower().rstrip(".")
+
+
+@lru_cache(maxsize=1024)
+def _host_set(pattern: str) -> HostSet:
+    return HostSet.of((pattern,))
 
 
 def host_matches(host: str, pattern: str) -> bool:
@@ -147,11 +179,4 @@ def host_matches(host: str, pattern: str) -> bool:
     >>> host_matches("us-east5-aiplatform.googleapis.com", "{location}-aiplatform.googleapis.com")
     True
     """
-    host = host.lower().rstrip(".")
-    pattern = pattern.lower()
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
-    template = _template(pattern)
-    if template is not None:
-        return template.fullmatch(host) is not None
-    return host == pattern
+    return _host_set(pattern).matches(normalise_host(host))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from proxy.providers import llm, services
-from proxy.providers.base import Provider, host_matches
+from proxy.providers.base import HostSet, Provider, host_matches, normalise_host
 from semconv import GenAiProviderNameValues
 
 __all__ = ["PROVIDERS", "Provider", "host_matches", "provider_for_host", "provider_for_prefix"]
@@ -44,14 +44,18 @@ _CORE: tuple[Provider, ...] = (
 PROVIDERS: tuple[Provider, ...] = _CORE + llm.PROVIDERS + services.PROVIDERS
 
 
+_HOST_SETS: tuple[tuple[Provider, HostSet], ...] = tuple(
+    (provider, HostSet.of(provider.hosts)) for provider in PROVIDERS
+)
+
+
 # Bounded: the host comes from the client, and an unbounded cache would let a client grow the
 # proxy's memory one made-up host name at a time.
 @lru_cache(maxsize=4096)
 def provider_for_host(host: str) -> Provider | None:
-    for provider in PROVIDERS:
-        if any(host_matches(host, pattern) for pattern in provider.hosts):
-            return provider
-    return None
+    """The first provider (in `PROVIDERS` order) one of whose host patterns matches `host`."""
+    host = normalise_host(host)
+    return next((provider for provider, hosts in _HOST_SETS if hosts.matches(host)), None)
 
 
 def provider_for_prefix(prefix: str) -> Provider | None:
