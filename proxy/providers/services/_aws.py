@@ -46,8 +46,13 @@ def regional_hosts(prefix: str, *, fips: str | None = None) -> tuple[str, ...]:
 HOSTS: Final = {
     BEDROCK: regional_hosts("bedrock-runtime"),
     POLLY: regional_hosts("polly"),
-    # Transcribe's FIPS endpoints are `fips.transcribe.{region}.amazonaws.com`.
-    TRANSCRIBE: regional_hosts("transcribe", fips="fips.transcribe.{region}.amazonaws.com"),
+    # Transcribe's FIPS endpoints are `fips.transcribe.{region}.amazonaws.com`; it also has
+    # dual-stack (IPv6) endpoints on `api.aws`.
+    TRANSCRIBE: (
+        *regional_hosts("transcribe", fips="fips.transcribe.{region}.amazonaws.com"),
+        "transcribe.{region}.api.aws",
+        "transcribe-fips.{region}.api.aws",
+    ),
     REKOGNITION: regional_hosts("rekognition"),
 }
 

@@ -31,6 +31,8 @@ VERTEX_TEMPLATE = "{location}-aiplatform.googleapis.com"
         ("polly-fips.ca-central-1.amazonaws.com", "aws.polly"),
         ("transcribe.me-central-1.amazonaws.com", "aws.transcribe"),
         ("fips.transcribe.us-east-2.amazonaws.com", "aws.transcribe"),
+        ("transcribe.us-west-2.api.aws", "aws.transcribe"),
+        ("transcribe-fips.us-east-1.api.aws", "aws.transcribe"),
         ("rekognition.il-central-1.amazonaws.com", "aws.rekognition"),
         ("rekognition-fips.us-west-2.amazonaws.com", "aws.rekognition"),
         ("aiplatform.googleapis.com", "gcp.vertex_ai"),
@@ -105,7 +107,7 @@ def test_host_matches_treats_unknown_placeholders_literally_so_nothing_matches(
 def test_every_catalog_template_is_known_and_matches_its_own_example() -> None:
     examples = {"{region}": "us-east-1", "{location}": "us-central1"}
     templates = [(p, h) for p in PROVIDERS for h in p.hosts if "{" in h]
-    assert len(templates) >= 13  # 4 AWS services x 3 forms + Vertex
+    assert len(templates) >= 15  # 4 AWS services x 3 forms, Transcribe dual-stack, Vertex
     for provider, template in templates:
         host = template
         for placeholder, example in examples.items():
