@@ -39,7 +39,11 @@ from opentelemetry.sdk.metrics.export import (
     ResourceMetrics,
     ScopeMetrics,
 )
-from opentelemetry.sdk.metrics.view import DefaultAggregation
+from opentelemetry.sdk.metrics.view import (
+    DefaultAggregation,
+    ExplicitBucketHistogramAggregation,
+    SumAggregation,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.util.types import AttributeValue
@@ -181,8 +185,20 @@ def _exports_as_defined(reader: MetricReader) -> bool:
         len(ours) == 2
         and reader._collect is not None
         and all(temporality[kind] is AggregationTemporality.CUMULATIVE for kind in ours)
-        and all(type(aggregation.get(kind)) is DefaultAggregation for kind in ours)
+        and all(_aggregates_as_defined(aggregation.get(kind)) for kind in ours)
     )
+
+
+def _aggregates_as_defined(aggregation: object) -> bool:
+    """The SDK default, or what it amounts to for our instruments: the OTLP exporters ask
+    for `ExplicitBucketHistogramAggregation()`, which takes the advisory boundaries too."""
+    if isinstance(aggregation, ExplicitBucketHistogramAggregation):
+        return (
+            type(aggregation) is ExplicitBucketHistogramAggregation
+            and aggregation._boundaries is None
+            and aggregation._record_min_max
+        )
+    return type(aggregation) in (DefaultAggregation, SumAggregation)
 
 
 _SHARED: WeakKeyDictionary[Meter, Aggregates] = WeakKeyDictionary()

@@ -29,13 +29,17 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
     PeriodicExportingMetricReader,
 )
-from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
+from opentelemetry.sdk.metrics.view import (
+    ExplicitBucketHistogramAggregation,
+    ExponentialBucketHistogramAggregation,
+    View,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.util.types import AttributeValue
 
 from pricing import TokenUsage
 from proxy import aggregates
-from proxy.metrics import DURATION_BUCKETS, TOKEN_BUCKETS, ProxyMetrics
+from proxy.metrics import DURATION_BUCKETS, TOKEN_BUCKETS, ProxyMetrics, meter_provider_from_env
 from semconv import (
     ERROR_TYPE,
     GEN_AI_CLIENT_OPERATION_DURATION,
@@ -275,9 +279,21 @@ def side_by_side(
     )
 
 
-@pytest.mark.parametrize("attribution", [False, True])
-def test_aggregated_metrics_export_what_sdk_instruments_export(attribution: bool) -> None:
-    ours, ours_reader, reference, reference_reader = side_by_side(attribution)
+# What the OTLP exporters ask their reader for (`OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_
+# AGGREGATION` unset): the same points as the SDK default.
+OTLP_DEFAULT = {Histogram: ExplicitBucketHistogramAggregation()}
+
+
+@pytest.mark.parametrize(
+    ("attribution", "preferred_aggregation"),
+    [(False, None), (True, None), (False, OTLP_DEFAULT)],
+)
+def test_aggregated_metrics_export_what_sdk_instruments_export(
+    attribution: bool, preferred_aggregation: Any
+) -> None:
+    ours, ours_reader, reference, reference_reader = side_by_side(
+        attribution, preferred_aggregation=preferred_aggregation
+    )
     assert ours.aggregated
     sequence = calls(3000)
     for start in range(0, len(sequence), 1000):  # cumulative across collections
@@ -305,6 +321,11 @@ def test_delta_temporality_records_through_sdk_instruments_with_the_same_output(
     "provider_options",
     [
         {"views": [View(instrument_name="*", aggregation=ExponentialBucketHistogramAggregation())]},
+        {
+            "views": [
+                View(instrument_name="*", aggregation=ExplicitBucketHistogramAggregation((1.0,)))
+            ]
+        },
         {"exemplar_filter": AlwaysOnExemplarFilter()},
     ],
 )
@@ -403,3 +424,40 @@ def test_a_failing_collection_of_ours_keeps_the_sdk_points(
     found = exported(reader.get_metrics_data())
     assert "still.here" in found
     assert GEN_AI_CLIENT_OPERATION_DURATION not in found
+
+
+@pytest.mark.parametrize("exporter", ["otlp", "console"])
+def test_the_proxys_own_provider_aggregates_by_default(exporter: str) -> None:
+    provider = meter_provider_from_env({"OTEL_METRICS_EXPORTER": exporter})
+    try:
+        assert ProxyMetrics(provider.get_meter(*SCOPE)).aggregated
+    finally:
+        provider.shutdown()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+            "base2_exponential_bucket_histogram",
+        ),
+    ],
+)
+def test_otlp_preferences_other_than_the_defaults_record_through_sdk_instruments(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    provider = meter_provider_from_env({"OTEL_METRICS_EXPORTER": "otlp"})
+    try:
+        assert not ProxyMetrics(provider.get_meter(*SCOPE)).aggregated
+    finally:
+        provider.shutdown()  # type: ignore[attr-defined]
+
+
+def test_disabled_sdk_records_nothing() -> None:
+    provider = meter_provider_from_env({"OTEL_SDK_DISABLED": "true"})
+    metrics = ProxyMetrics(provider.get_meter(*SCOPE))
+    calls(1)[0].into(metrics)
+    assert not metrics.aggregated
