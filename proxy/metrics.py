@@ -8,9 +8,9 @@ conventions give. Customer id and section path are dimensions only when
 Two ways to record, one output. When every reader of the meter's SDK provider wants what the
 proxy's metrics are by default (cumulative, explicit buckets, no views, no exemplars), calls
 are aggregated in `proxy.aggregates` and its points join each reader's collection: a few µs a
-call instead of some 40. Any other configuration (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_
-PREFERENCE=delta`, a view, exponential histograms, `OTEL_METRICS_EXEMPLAR_FILTER=always_on`, a
-meter that is not the SDK's) records through SDK instruments, as the SDK then defines the output.
+call instead of some 40. Any other configuration (delta temporality, exponential histograms,
+exemplars always on, a view, a meter that is not the SDK's; docs/otel.md names the variables)
+records through SDK instruments, as the SDK then defines the output.
 """
 
 from __future__ import annotations
