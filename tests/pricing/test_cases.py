@@ -546,6 +546,15 @@ CASES = [
         "0.0175",
         units={"seconds": D("12.5")},
     ),
+    # 7.25 s on 2x A40 (Large) at $0.001450/s = 0.0105125
+    Case(
+        "replicate-a40-large-2x",
+        "replicate",
+        "gpu-a40-large-2x",
+        "https://replicate.com/pricing",
+        "0.0105125",
+        units={"seconds": D("7.25")},
+    ),
     # --- vector databases ---------------------------------------------------------------
     # 5 read units * $16 / 1M = 0.00008
     Case(
