@@ -445,6 +445,25 @@ CASES = [
         "0.37",
         units={"seconds": D(3600)},
     ),
+    # speech_model_used universal-3-pro: 1800 s * $0.21 / 3600 = 0.105
+    Case(
+        "assemblyai-universal-3-pro",
+        "assemblyai",
+        "universal-3-pro",
+        "https://www.assemblyai.com/pricing",
+        "0.105",
+        units={"seconds": D(1800)},
+    ),
+    # legacy speech_model "universal" is Universal-2: 281 s * $0.15 / 3600 = 0.01170833...
+    Case(
+        "assemblyai-universal",
+        "assemblyai",
+        "universal",
+        "https://www.assemblyai.com/pricing",
+        "0.0117083333333",
+        units={"seconds": D(281)},
+        exact=False,
+    ),
     # 1000 characters * $16 / 1M = 0.016
     Case(
         "polly-neural",
@@ -526,6 +545,15 @@ CASES = [
         "https://replicate.com/pricing",
         "0.0175",
         units={"seconds": D("12.5")},
+    ),
+    # 7.25 s on 2x A40 (Large) at $0.001450/s = 0.0105125
+    Case(
+        "replicate-a40-large-2x",
+        "replicate",
+        "gpu-a40-large-2x",
+        "https://replicate.com/pricing",
+        "0.0105125",
+        units={"seconds": D("7.25")},
     ),
     # --- vector databases ---------------------------------------------------------------
     # 5 read units * $16 / 1M = 0.00008

@@ -41,10 +41,22 @@ def whole_count(usage: Mapping[str, object], key: str, *, required: bool = False
 
 def reported_cost(usage: Mapping[str, object]) -> Decimal | None:
     """USD a provider put in its usage: a number (OpenRouter `usage.cost`) or an object with
-    `total_cost` (Perplexity)."""
+    `total_cost` (Perplexity).
+
+    OpenRouter BYOK calls (`is_byok: true`): `cost` is only OpenRouter's fee (5% of what the
+    model would cost there, https://openrouter.ai/docs/faq), while the provider bills
+    `cost_details.upstream_inference_cost` to the caller's own key
+    (https://openrouter.ai/docs/use-cases/usage-accounting): the call cost both. Other calls
+    repeat `cost` in `upstream_inference_cost` (or send null), so it is not added.
+    """
     cost = usage.get("cost")
     breakdown = mapping(cost)
-    return quantity(breakdown.get("total_cost") if breakdown is not None else cost)
+    total = quantity(breakdown.get("total_cost") if breakdown is not None else cost)
+    if total is None or usage.get("is_byok") is not True:
+        return total
+    details = mapping(usage.get("cost_details")) or {}
+    upstream = quantity(details.get("upstream_inference_cost"))
+    return total + upstream if upstream is not None else total
 
 
 def openai_error(document: object) -> str | None:

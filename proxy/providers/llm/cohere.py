@@ -5,9 +5,10 @@ Chat (https://docs.cohere.com/reference/chat, cohere-python `types/usage.py`): `
 billed): billed units are priced, raw tokens only when billed units are missing. Streams
 (https://docs.cohere.com/reference/chat-stream): SSE events typed by their JSON `type`; the
 final `message-end` carries `delta.usage` and `delta.finish_reason`.
-Embed (https://docs.cohere.com/reference/embed): `meta.billed_units.input_tokens` (and
-`images`). Rerank (https://docs.cohere.com/reference/rerank): `meta.billed_units.search_units`
-(one query with up to 100 documents is one search unit).
+Embed (https://docs.cohere.com/reference/embed): `meta.billed_units.input_tokens`, `images`
+and `image_tokens` (Embed v4 image inputs, priced apart from text tokens; cohere-python
+`types/api_meta_billed_units.py`). Rerank (https://docs.cohere.com/reference/rerank):
+`meta.billed_units.search_units` (one query with up to 100 documents is one search unit).
 The SDK types billed units as floats; integral floats (`12.0`) are accepted.
 """
 
@@ -19,7 +20,7 @@ from decimal import Decimal
 
 from pricing import TokenUsage
 from proxy.providers.llm._common import whole_count
-from proxy.providers.llm._names import UNIT_IMAGES, UNIT_SEARCH_UNITS
+from proxy.providers.llm._names import UNIT_IMAGE_TOKENS, UNIT_IMAGES, UNIT_SEARCH_UNITS
 from proxy.providers.llm.embeddings import NoStream
 from proxy.providers.llm.responses import event_type
 from proxy.providers.result import CallResult, UsageError, mapping, text
@@ -37,9 +38,17 @@ def read_chat_usage(usage: Mapping[str, object]) -> TokenUsage:
     )
 
 
+_BILLED_UNITS = (
+    ("search_units", UNIT_SEARCH_UNITS),
+    ("images", UNIT_IMAGES),
+    ("image_tokens", UNIT_IMAGE_TOKENS),
+)
+_EMBED_UNITS = frozenset({UNIT_IMAGES, UNIT_IMAGE_TOKENS})
+
+
 def billed_units(billed: Mapping[str, object]) -> dict[str, Decimal]:
     units: dict[str, Decimal] = {}
-    for key, unit in (("search_units", UNIT_SEARCH_UNITS), ("images", UNIT_IMAGES)):
+    for key, unit in _BILLED_UNITS:
         count = whole_count(billed, key)
         if count:
             units[unit] = Decimal(count)
@@ -132,13 +141,17 @@ def _meta_billed(document: object) -> tuple[Mapping[str, object] | None, CallRes
 
 
 class Embed:
-    """`WireFormat` for `/v2/embed`: billed input tokens (and images)."""
+    """`WireFormat` for `/v2/embed`: billed input tokens, images and image tokens.
+
+    Image tokens are reported as a unit, not folded into input tokens: they have their own
+    price, and a call that read as text tokens alone (or as zero) would read low.
+    """
 
     def read_document(self, document: object) -> CallResult:
         billed, failed = _meta_billed(document)
         if billed is None:
             return failed or CallResult()
-        units = {k: v for k, v in billed_units(billed).items() if k == UNIT_IMAGES}
+        units = {k: v for k, v in billed_units(billed).items() if k in _EMBED_UNITS}
         try:
             tokens = TokenUsage(whole_count(billed, "input_tokens"), 0)
         except UsageError as exc:

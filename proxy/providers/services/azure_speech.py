@@ -2,9 +2,13 @@
 
 - TTS `POST https://{region}.tts.speech.microsoft.com/cognitiveservices/v1`
   (https://learn.microsoft.com/azure/ai-services/speech-service/rest-text-to-speech): SSML in,
-  audio out, no usage in the response. Billed per character of the text spoken, markup not
-  counted, so the characters are counted from the request: tags removed, XML entities decoded,
-  runs of white space as one. The voice (`<voice name=...>`) is the model.
+  audio out, no usage in the response, so the characters are counted from the request. What is
+  billable (https://learn.microsoft.com/azure/ai-services/speech-service/text-to-speech,
+  "Billable characters"): everything inside the SSML body except the `<speak>` and `<voice>`
+  tags, markup (`<break>`, `<prosody>`, phonemes ...) and every white-space character
+  included, each Unicode code point once, and each Chinese character (hanzi, kanji, hanja)
+  twice. The page does not say how XML entities count: they are counted as sent. The voice
+  (`<voice name=...>`) is the model.
 - STT short audio `POST https://{region}.stt.speech.microsoft.com/speech/recognition/{mode}/cognitiveservices/v1`
   (https://learn.microsoft.com/azure/ai-services/speech-service/rest-speech-to-text-short):
   JSON `Duration` in 100-nanosecond ticks.
@@ -15,7 +19,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -51,8 +54,13 @@ PROVIDER: Final = Provider(
 _SHORT_AUDIO = re.compile(
     r"/speech/recognition/(conversation|interactive|dictation)/cognitiveservices/v1"
 )
-_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
+_VOICE_BODY = re.compile(r"<voice\b[^>]*>(.*?)</voice\s*>", re.DOTALL)
+_SPEAK_BODY = re.compile(r"<speak\b[^>]*>(.*?)</speak\s*>", re.DOTALL)
+# Han ideographs: CJK Unified Ideographs and extensions A-H, and the compatibility blocks.
+_HAN = re.compile(
+    "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\U00020000-\U0002a6df\U0002a700-\U0002ebef\U0002f800-\U0002fa1f\U00030000-\U000323af]"
+)
 _VOICE = re.compile(rb"""<voice\b[^>]*\bname\s*=\s*["']([^"']+)["']""")
 TICKS_PER_SECOND: Final = Decimal(10_000_000)
 
@@ -67,10 +75,15 @@ def detect(method: str, path: str) -> Endpoint | None:
     return None
 
 
-def spoken_characters(ssml: str) -> int:
-    """Characters of the text an SSML document speaks (markup excluded)."""
-    spoken = html.unescape(_TAG.sub(" ", ssml))
-    return len(_SPACE.sub(" ", spoken).strip())
+def billable_characters(ssml: str) -> int:
+    """Billable characters of an SSML request: the inside of its `<voice>` elements (else of
+    `<speak>`), markup and white space included, Chinese characters counted twice.
+
+    >>> billable_characters('<speak><voice name="v">Hi <break/>你好</voice></speak>')
+    15
+    """
+    bodies = _VOICE_BODY.findall(ssml) or _SPEAK_BODY.findall(ssml) or [ssml]
+    return sum(len(body) + len(_HAN.findall(body)) for body in bodies)
 
 
 class Synthesis(ServiceFormat):
@@ -84,7 +97,7 @@ class Synthesis(ServiceFormat):
         return RequestFacts(
             model=name,
             body=body,
-            units={CHARACTERS: Decimal(spoken_characters(ssml))},
+            units={CHARACTERS: Decimal(billable_characters(ssml))},
         )
 
     def response_reader(

@@ -11,7 +11,10 @@
   the response; billed per character of the request `text`, by `voice_engine`.
 - AssemblyAI (https://www.assemblyai.com/docs/api-reference/transcripts/get): transcripts are
   jobs; `GET /v2/transcript/{id}` with `status: completed` carries `audio_duration` (seconds),
-  metered once per transcript id however often it is polled.
+  metered once per transcript id however often it is polled. Requests name a priority list in
+  `speech_models` (the singular `speech_model` is deprecated); the model that actually ran, and
+  so sets the hourly rate, is `speech_model_used` (assemblyai-python-sdk
+  `_transcript_fields.py`), with `speech_model` as the fallback for older transcripts.
 """
 
 from __future__ import annotations
@@ -192,7 +195,7 @@ class AssemblyAITranscript(ServiceFormat):
                 problem=f"transcript is {status}; metered once, when a GET shows it completed",
             )
         duration = quantity(body.get("audio_duration"))
-        model = text(body.get("speech_model"))
+        model = text(body.get("speech_model_used")) or text(body.get("speech_model"))
         if duration is None:
             return CallResult(
                 model, transcript_id, problem="completed transcript has no audio_duration"

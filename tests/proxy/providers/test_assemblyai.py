@@ -64,6 +64,17 @@ def test_completed_transcript_is_metered_once_across_polls() -> None:
     assert second.problem == "transcript was already metered"
 
 
+def test_completed_transcript_model_is_the_speech_model_used() -> None:
+    # `speech_models` is a priority list; the model that ran is `speech_model_used`.
+    _ledger_clear()
+    body = fixture("assemblyai", "transcript_completed_speech_models.json")
+
+    result = observe(detect(ASSEMBLYAI, "GET", "/v2/transcript/y"), body)
+
+    assert result.units == {"seconds": Decimal(1800)}
+    assert result.response_model == "universal-3-pro"
+
+
 def test_ledger_is_bounded() -> None:
     ledger = voice.AssemblyAITranscript().ledger
     ledger._size = 2  # a small bound to see the oldest forgotten

@@ -9,7 +9,7 @@ import pytest
 
 from proxy.providers.catalog import provider_for_host
 from proxy.providers.endpoints import detect_endpoint
-from proxy.providers.services.azure_speech import spoken_characters
+from proxy.providers.services.azure_speech import billable_characters
 from semconv import GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME
 from tests.proxy.providers._services_support import (
     Reply,
@@ -50,10 +50,23 @@ def test_detect() -> None:
     assert detect_endpoint(AZURE, "GET", "/cognitiveservices/voices/list") is None
 
 
-def test_spoken_characters_skip_markup_and_decode_entities() -> None:
-    # "Prices & quotas are counted per character." -> 42 characters.
-    assert spoken_characters(SSML.decode()) == 42
-    assert spoken_characters("<speak>a<break/>b</speak>") == 3
+def test_billable_characters_count_markup_and_white_space_inside_voice() -> None:
+    # Billable: everything inside <voice> (markup, entities as sent, every white-space
+    # character), not the <speak>/<voice> tags. The fixture's voice body is
+    # "\n    " 5 + "Prices &amp; quotas " 20 + '<break time="300ms"/>' 21 + " are counted" 12
+    # + "\n    " 5 + "per character." 14 + "\n  " 3 = 80.
+    assert billable_characters(SSML.decode()) == 80
+    assert billable_characters("<speak>a<break/>b</speak>") == 10
+
+
+def test_billable_characters_count_chinese_characters_twice() -> None:
+    # 你好 and 世界 are Han (2 each); the full-width comma is not: 5 code points + 4 = 9.
+    zh = '<speak><voice name="zh-CN-XiaoxiaoNeural">你好\uff0c世界</voice></speak>'
+    # Kana count once, kanji twice: こんにちは (5) + 世界 (2 + 2) = 9.
+    ja = '<speak><voice name="ja-JP-NanamiNeural">こんにちは世界</voice></speak>'
+
+    assert billable_characters(zh) == 9
+    assert billable_characters(ja) == 9
 
 
 def test_tts_characters_and_voice_from_the_ssml() -> None:
@@ -66,7 +79,7 @@ def test_tts_characters_and_voice_from_the_ssml() -> None:
         content_type="audio/mpeg",
     )
 
-    assert result.units == {"characters": Decimal(42)}
+    assert result.units == {"characters": Decimal(80)}
 
 
 def test_tts_non_utf8_request_says_why() -> None:
@@ -116,4 +129,4 @@ def test_tts_through_the_proxy(start_proxy) -> None:
         "text_to_speech",
     )
     assert_units_only_span(attributes)
-    assert span_units(attributes) in (None, {"characters": 42.0})
+    assert span_units(attributes) in (None, {"characters": 80.0})

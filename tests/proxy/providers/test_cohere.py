@@ -135,6 +135,15 @@ def test_embed_with_images_counts_images() -> None:
     assert result.units == {"images": Decimal(2)}
 
 
+def test_embed_image_tokens_are_a_unit_not_free_text_tokens() -> None:
+    # Embed v4 bills image inputs as `image_tokens`: reading only `input_tokens` priced
+    # the call at zero.
+    result = observe(EMBED, fixture("cohere/embed_image.json"))
+
+    assert result.usage is None
+    assert result.units == {"image_tokens": Decimal(1610)}
+
+
 def test_rerank_reads_search_units() -> None:
     result = observe(RERANK, fixture("cohere/rerank.json"))
 

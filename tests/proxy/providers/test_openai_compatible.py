@@ -203,6 +203,27 @@ def test_openrouter_json_reads_cost_and_cache_write_tokens() -> None:
     assert result.response_model == "anthropic/claude-3.5-haiku"
 
 
+def test_openrouter_byok_cost_adds_the_upstream_charge_to_the_fee() -> None:
+    # BYOK: `cost` is OpenRouter's 5% fee (0.000108); the provider bills the 0.00216 upstream
+    # cost (1200 * $0.80/M + 300 * $4/M) to the caller's key: 0.000108 + 0.00216 = 0.002268.
+    endpoint = endpoint_for("openrouter", "/api/v1/chat/completions")
+
+    result = observe(endpoint, fixture("openrouter/chat_completion_byok.json"))
+
+    assert result.reported_cost == Decimal("0.002268")
+
+
+def test_openrouter_non_byok_cost_is_not_doubled_by_its_upstream_copy() -> None:
+    # Credit-paid calls repeat `cost` in `upstream_inference_cost`: it is the same charge.
+    document = json.loads(fixture("openrouter/chat_completion.json"))
+    document["usage"]["cost_details"] = {"upstream_inference_cost": 0.0004472}
+    endpoint = endpoint_for("openrouter", "/api/v1/chat/completions")
+
+    result = observe(endpoint, json.dumps(document).encode())
+
+    assert result.reported_cost == Decimal("0.0004472")
+
+
 def test_openrouter_stream_skips_processing_comments_and_reads_cost() -> None:
     endpoint = endpoint_for("openrouter", "/api/v1/chat/completions")
 
