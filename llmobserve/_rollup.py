@@ -227,6 +227,9 @@ def read_back(
         return
     if response.headers.get("content-type", "").startswith("text/event-stream"):
         response.stream = _stream_class(stream_base, is_async)(response.stream, frames)
+    elif frames and response.headers.get("content-type", "").startswith(EVENT_STREAM_TYPE):
+        stream_class = _tap_stream_class(stream_base, is_async)
+        response.stream = stream_class(response.stream, CostMessageFilter(frames))
 
 
 def read_report(frames: tuple[Frame, ...], report: str | None, content_type: str) -> BodyTap | None:
@@ -340,3 +343,47 @@ class CostMessageFilter:
             apply_report(self._frames, self._report.decode("utf-8", "replace"))
             self._report = None
         return held
+
+
+class _SyncTapStream:
+    """An httpx-like response stream seen through a `BodyTap` (AWS event streams)."""
+
+    def __init__(self, inner: Any, tap: BodyTap) -> None:
+        self._inner = inner
+        self._tap = tap
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            out = self._tap.feed(chunk)
+            if out:
+                yield out
+        rest = self._tap.close()
+        if rest:
+            yield rest
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _AsyncTapStream:
+    def __init__(self, inner: Any, tap: BodyTap) -> None:
+        self._inner = inner
+        self._tap = tap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            out = self._tap.feed(chunk)
+            if out:
+                yield out
+        rest = self._tap.close()
+        if rest:
+            yield rest
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@functools.cache
+def _tap_stream_class(base: type, is_async: bool) -> type:
+    mixin = _AsyncTapStream if is_async else _SyncTapStream
+    return type(mixin.__name__, (mixin, base), {})

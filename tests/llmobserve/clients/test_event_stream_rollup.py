@@ -2,17 +2,20 @@
 
 boto3 calls ConverseStream and InvokeModelWithResponseStream through a real proxy to a fake
 Bedrock that checks SigV4; the proxy appends its cost report as one last event-stream message,
-which the SDK removes before botocore parses the stream. The raw-wire tests show what the
-proxy sends to clients that asked for the report and to those that did not.
+which the SDK removes before botocore parses the stream. The other patched HTTP clients get the
+same treatment. The raw-wire tests show what the proxy sends to clients that asked for the
+report and to those that did not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 
 boto3 = pytest.importorskip("boto3")
@@ -25,6 +28,7 @@ from proxy.providers.services.eventstream import cost_message  # noqa: E402
 from semconv import LLMOBSERVE_SECTION_COST, LLMOBSERVE_SECTION_UNPRICED_CALLS  # noqa: E402
 from tests.proxy.providers._services_support import chunk, event  # noqa: E402
 
+from .calls import CLIENTS, Post  # noqa: E402
 from .conftest import Received, Reply, in_section  # noqa: E402
 from .sigv4 import ACCESS_KEY, REGION, SECRET_KEY, SESSION_TOKEN, SigV4Endpoint  # noqa: E402
 
@@ -142,6 +146,32 @@ def test_streamed_bedrock_call_outside_a_section_reads_the_upstream_events(aws, 
     llmobserve.observe(proxy_url=routed.proxy_url)
     assert read_stream(aws(), "converse_stream") == expected
     assert routed.inbound[-1].header(ROLLUP_HEADER) is None
+
+
+@pytest.mark.parametrize("post", CLIENTS.values(), ids=CLIENTS.keys())
+def test_event_stream_read_by_any_patched_client_in_a_section_adds_the_cost(post: Post, route):
+    routed = route([BEDROCK], bedrock_streams)
+    llmobserve.observe(proxy_url=routed.proxy_url)
+    url = f"https://{BEDROCK}{PATH}/converse-stream"
+    traced = in_section(lambda: post(url, {"messages": HELLO}))
+    assert routed.inbound[-1].header(ROLLUP_HEADER) == "1"
+    assert traced.value.body == CONVERSE_STREAM
+    assert traced.cost == CLAUDE_3_HAIKU
+
+
+@pytest.mark.parametrize("module", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_event_stream_read_by_an_async_httpx_client_in_a_section_adds_the_cost(module, route):
+    routed = route([BEDROCK], bedrock_streams)
+    llmobserve.observe(proxy_url=routed.proxy_url)
+    url = f"https://{BEDROCK}{PATH}/converse-stream"
+
+    async def read() -> bytes:
+        async with module.AsyncClient() as client, client.stream("POST", url, json={}) as r:
+            return b"".join([piece async for piece in r.aiter_bytes()])
+
+    traced = in_section(lambda: asyncio.run(read()))
+    assert traced.value == CONVERSE_STREAM
+    assert traced.cost == CLAUDE_3_HAIKU
 
 
 def post_stream(proxy_url: str, **headers: str) -> httpx.Response:
