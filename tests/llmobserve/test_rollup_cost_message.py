@@ -3,6 +3,7 @@ the stream is cut into reads, and ordinary events are never held back past their
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pytest
@@ -120,3 +121,22 @@ def test_read_report_picks_the_filter_by_content_type():
     tap = read_report(frames, None, "application/vnd.amazon.eventstream")
     assert isinstance(tap, CostMessageFilter)
     assert read_report(frames, None, "application/json") is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cost_message_filter_on_random_streams_cut_at_random(seed):
+    rng = random.Random(seed)
+    kinds = [
+        lambda: event("contentBlockDelta", {"delta": {"text": "x" * rng.randint(0, 300)}}),
+        lambda: LOOKALIKE,
+        lambda: encode_message({}, b"p" * rng.randint(0, 40)),
+        lambda: encode_message({":event-type": "chunk"}, b"{}"),
+    ]
+    events = b"".join(rng.choice(kinds)() for _ in range(rng.randint(0, 12)))
+    reported = rng.random() < 0.7
+    stream = events + (cost_message(REPORT) if reported else b"")
+    cuts = sorted(rng.sample(range(len(stream) + 1), min(len(stream) + 1, rng.randint(0, 15))))
+    pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    out, frame = run(pieces)
+    assert out == events
+    assert frame.calls == (1 if reported else 0)
