@@ -262,12 +262,14 @@ class ProxyHandler:
             response.status, response.headers, max_parse_bytes=self._settings.max_parse_bytes
         )
         filtering = observer is not None and observer.filtering
-        # Rollup on an AWS event stream: one more message follows the upstream's (no length).
-        framing = _event_stream_framing(response) if rollup and observer is not None else None
-        headers = downstream_headers(
-            response.raw_headers, drop_length=filtering or framing is not None
-        )
         streaming = response.headers.get("Content-Type", "").startswith("text/event-stream")
+        # Rollup on an AWS event stream: one more message follows the upstream's.
+        framing = _event_stream_framing(response) if rollup and observer is not None else None
+        # A stream's cost report comes after the upstream's bytes: their length no longer holds.
+        appends = rollup and observer is not None and streaming
+        headers = downstream_headers(
+            response.raw_headers, drop_length=filtering or appends or framing is not None
+        )
         buffered = not streaming and framing is None and _small(response)
         if rollup and observer is not None and buffered:
             # The SDK wants the cost with the response: read the (small, non-streamed) body

@@ -211,3 +211,20 @@ def test_cut_event_stream_gets_no_cost_message(route):
     routed = route([BEDROCK], lambda request: (200, {"content-type": STREAM_TYPE}, cut))
     response = post_stream(routed.proxy_url, **{ROLLUP_HEADER: "1"})
     assert response.content == cut
+
+
+def test_sse_rollup_drops_a_declared_length_the_comment_would_overrun(route):
+    # The same rule for SSE: an upstream that declares its stream's length (a buffering
+    # gateway) must not make the proxy send more than it declared.
+    sse = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    routed = route(
+        ["api.anthropic.com"], lambda r: (200, {"content-type": "text/event-stream"}, sse)
+    )
+    response = httpx.post(
+        f"{routed.proxy_url}/v1/messages",
+        headers={TARGET_URL_HEADER: "https://api.anthropic.com/v1/messages", ROLLUP_HEADER: "1"},
+        json={"model": "claude-3-haiku-20240307", "max_tokens": 5, "messages": [], "stream": True},
+    )
+    assert "content-length" not in response.headers
+    assert response.content.startswith(sse)
+    assert response.content[len(sse) :].startswith(b": llmobserve-cost {")
