@@ -25,8 +25,10 @@ opens the API-call span above it); urllib3's instrumentation is suppressed under
 call is not traced twice.
 
 Inside a section the proxy hop also asks for the call's cost (`X-LLMObserve-Rollup`, added
-after signing like the rest), read back from the response headers, which the application
-never sees. A call that goes direct to AWS (no proxy, or the proxy unreachable) is metered
+after signing like the rest), read back from the response headers, or for event streams
+(ConverseStream, InvokeModelWithResponseStream) from one last message that is removed from
+the body before botocore parses it (`_rollup.CostMessageFilter`): the application never sees
+either. A call that goes direct to AWS (no proxy, or the proxy unreachable) is metered
 in-process (`_direct`), observing the body only - it is signed, so it is never rewritten -
 loses our baggage entries, and goes to its `LLMOBSERVE_UPSTREAM_OVERRIDES` origin when it has
 one, with `Host` still the signed one. Botocore reads the body of a non-streaming operation

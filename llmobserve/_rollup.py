@@ -3,7 +3,8 @@
 The frames of the active sections travel in the OpenTelemetry context (so threads started
 with OpenTelemetry's threading instrumentation and asyncio tasks see them). In proxy mode the
 proxy reports each call's cost back - a header on JSON responses, an SSE comment at the end
-of streams (see `proxy.call`) - and this module strips that from what the application sees.
+of SSE streams, one last message at the end of AWS event streams (see `proxy.call`) - and this
+module strips that from what the application sees.
 Each patched client shows it the response body through a `BodyTap` (`read_back` for httpx
 and httpx2, `llmobserve._bodies` for urllib3 and aiohttp responses).
 """
@@ -13,7 +14,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import struct
 import threading
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +26,12 @@ from opentelemetry import context
 from opentelemetry.trace import Span
 
 from proxy.protocol import COST_HEADER_NAME, STREAM_COST_PREFIX
+from proxy.providers.services.eventstream import (
+    COST_MESSAGE_HEADERS,
+    EVENT_STREAM_TYPE,
+    PRELUDE_BYTES,
+    prelude_lengths,
+)
 from semconv import LlmobserveCostStatusValues
 
 log = logging.getLogger("llmobserve")
@@ -218,16 +227,163 @@ def read_back(
         return
     if response.headers.get("content-type", "").startswith("text/event-stream"):
         response.stream = _stream_class(stream_base, is_async)(response.stream, frames)
+    elif frames and response.headers.get("content-type", "").startswith(EVENT_STREAM_TYPE):
+        stream_class = _tap_stream_class(stream_base, is_async)
+        response.stream = stream_class(response.stream, CostMessageFilter(frames))
 
 
-def read_report(
-    frames: tuple[Frame, ...], report: str | None, content_type: str
-) -> CommentFilter | None:
+def read_report(frames: tuple[Frame, ...], report: str | None, content_type: str) -> BodyTap | None:
     """Apply the proxy's report: from its header (`report`, which the caller removed from the
-    response), else the filter that takes it off an SSE body, else None (nothing reported)."""
+    response), else the filter that takes it off an SSE or AWS event-stream body, else None
+    (nothing reported)."""
     if report is not None:
         apply_report(frames, report)
         return None
     if content_type.startswith("text/event-stream"):
         return CommentFilter(frames)
+    if content_type.startswith(EVENT_STREAM_TYPE):
+        return CostMessageFilter(frames)
     return None
+
+
+_COST_MESSAGE_MAX_BYTES = 64 * 1024  # a report is ~50 bytes; never hold back more than this
+
+
+def _may_be_report(total: int, headers_length: int) -> bool:
+    return headers_length == len(COST_MESSAGE_HEADERS) and total <= _COST_MESSAGE_MAX_BYTES
+
+
+class CostMessageFilter:
+    """Removes the proxy's cost message from an AWS event stream and applies its report.
+
+    It follows the stream's framing and recognises the message by its exact header bytes
+    (`COST_MESSAGE_HEADERS`), so readers such as botocore never see it (they would parse an
+    unknown event). Only the start of a message is held back, and only while it may still be
+    the cost message: its prelude, then bytes that match those headers. Any other message
+    passes on as soon as it differs, so no event waits for later network data. Bytes it cannot
+    frame (bad prelude CRC, impossible lengths, a body still encoded) turn it into a plain
+    pass-through for the rest of the stream; a cut message at the end passes on unchanged.
+    """
+
+    def __init__(self, frames: tuple[Frame, ...]) -> None:
+        self._frames = frames
+        self._held = b""  # the current message's first bytes, while it may be the cost message
+        self._remaining = 0  # bytes of the current (ordinary) message still to pass on
+        self._total = 0  # the held message's total length, once its prelude is read
+        self._framing = True  # False: a plain pass-through from here on (fail open)
+        self._report: bytes | None = None
+
+    def begin(self, decoded: bool) -> None:
+        pass  # the proxy appends the message to identity-encoded streams only
+
+    def feed(self, chunk: bytes) -> bytes:
+        out: list[bytes] = []
+        at, size = 0, len(chunk)
+        run = 0  # where the bytes passed on unchanged (not yet in `out`) begin
+        while at < size and self._framing:
+            if self._remaining:
+                step = min(self._remaining, size - at)
+                self._remaining -= step
+                at += step
+                continue
+            if not self._held and size - at >= PRELUDE_BYTES:
+                lengths = prelude_lengths(chunk[at : at + PRELUDE_BYTES])
+                if lengths is None:
+                    self._framing = False
+                    break
+                if not _may_be_report(*lengths):
+                    self._remaining = lengths[0]
+                    continue
+            if at > run:
+                out.append(chunk[run:at])
+            # Never past the end of this message: its prelude first, then its length.
+            need = (self._total or PRELUDE_BYTES) - len(self._held)
+            self._held += chunk[at : at + need]
+            at += need
+            self._decide(out)
+            run = at
+        if not out:
+            return chunk if run == 0 else chunk[run:]
+        out.append(chunk[run:])
+        return b"".join(out)
+
+    def _decide(self, out: list[bytes]) -> None:
+        """Pass the held bytes on, keep holding them, or drop a complete cost message."""
+        held = self._held
+        if self._total == 0:
+            if len(held) < PRELUDE_BYTES:
+                return
+            lengths = prelude_lengths(held)
+            if lengths is None:
+                self._release(out, framing=False)
+                return
+            if not _may_be_report(*lengths):
+                self._release(out, remaining=lengths[0])
+                return
+            self._total = lengths[0]
+        if not COST_MESSAGE_HEADERS.startswith(held[PRELUDE_BYTES:][: len(COST_MESSAGE_HEADERS)]):
+            self._release(out, remaining=self._total)
+        elif len(held) == self._total:
+            (crc,) = struct.unpack_from(">I", held, self._total - 4)
+            if zlib.crc32(held[:-4]) != crc:
+                self._release(out, framing=False)
+                return
+            self._report = held[PRELUDE_BYTES + len(COST_MESSAGE_HEADERS) : -4]
+            self._held, self._total = b"", 0
+
+    def _release(self, out: list[bytes], *, remaining: int = 0, framing: bool = True) -> None:
+        """The held bytes start an ordinary message of `remaining` bytes (or cannot be framed)."""
+        out.append(self._held)
+        self._remaining = max(remaining - len(self._held), 0)
+        self._held, self._total, self._framing = b"", 0, framing
+
+    def close(self, error: BaseException | None = None) -> bytes:
+        held, self._held = self._held, b""
+        if self._report is not None:
+            apply_report(self._frames, self._report.decode("utf-8", "replace"))
+            self._report = None
+        return held
+
+
+class _SyncTapStream:
+    """An httpx-like response stream seen through a `BodyTap` (AWS event streams)."""
+
+    def __init__(self, inner: Any, tap: BodyTap) -> None:
+        self._inner = inner
+        self._tap = tap
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            out = self._tap.feed(chunk)
+            if out:
+                yield out
+        rest = self._tap.close()
+        if rest:
+            yield rest
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _AsyncTapStream:
+    def __init__(self, inner: Any, tap: BodyTap) -> None:
+        self._inner = inner
+        self._tap = tap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            out = self._tap.feed(chunk)
+            if out:
+                yield out
+        rest = self._tap.close()
+        if rest:
+            yield rest
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@functools.cache
+def _tap_stream_class(base: type, is_async: bool) -> type:
+    mixin = _AsyncTapStream if is_async else _SyncTapStream
+    return type(mixin.__name__, (mixin, base), {})

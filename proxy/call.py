@@ -15,6 +15,7 @@ from proxy.costing import CallCost
 from proxy.metrics import ProxyMetrics
 from proxy.protocol import COST_HEADER_NAME, STREAM_COST_PREFIX
 from proxy.providers.base import Endpoint, RequestFacts
+from proxy.providers.services.eventstream import cost_message
 from proxy.providers.usage import DEFAULT_MAX_PARSE_BYTES, ResponseObserver
 from proxy.telemetry import record_response
 from semconv import (
@@ -130,6 +131,9 @@ class ProxiedCall:
 
     def cost_comment(self) -> bytes:
         return STREAM_COST_MARKER + self._rollup_value().encode() + b"\n\n"
+
+    def cost_event(self) -> bytes:
+        return cost_message(self._rollup_value().encode())
 
     def _rollup_value(self) -> str:
         priced = self._priced

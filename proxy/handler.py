@@ -34,6 +34,7 @@ from proxy.protocol import (
 from proxy.providers.base import RequestFacts
 from proxy.providers.endpoints import detect_endpoint
 from proxy.providers.llm import OPENAI_COMPATIBLE
+from proxy.providers.services.eventstream import EVENT_STREAM_TYPE, MessageBoundary
 from proxy.providers.usage import request_facts
 from proxy.resolver import GuardedResolver
 from proxy.routing import RoutingError, Target, resolve
@@ -261,9 +262,16 @@ class ProxyHandler:
             response.status, response.headers, max_parse_bytes=self._settings.max_parse_bytes
         )
         filtering = observer is not None and observer.filtering
-        headers = downstream_headers(response.raw_headers, drop_length=filtering)
         streaming = response.headers.get("Content-Type", "").startswith("text/event-stream")
-        if rollup and observer is not None and not streaming and _small(response):
+        # Rollup on an AWS event stream: one more message follows the upstream's.
+        framing = _event_stream_framing(response) if rollup and observer is not None else None
+        # A stream's cost report comes after the upstream's bytes: their length no longer holds.
+        appends = rollup and observer is not None and streaming
+        headers = downstream_headers(
+            response.raw_headers, drop_length=filtering or appends or framing is not None
+        )
+        buffered = not streaming and framing is None and _small(response)
+        if rollup and observer is not None and buffered:
             # The SDK wants the cost with the response: read the (small, non-streamed) body
             # first, then send headers that carry the cost.
             body = bytearray()
@@ -291,6 +299,8 @@ class ProxyHandler:
             out = observer.feed(chunk) if observer is not None else chunk
             if out:
                 last = out
+                if framing is not None:
+                    framing.feed(out)
                 await send({"type": "http.response.body", "body": out, "more_body": True})
         tail = call.finish(response.status, self._registry, observer)
         # The cost comment goes after a complete event only, and never into compressed bytes.
@@ -298,6 +308,8 @@ class ProxyHandler:
         identity = response.headers.get("Content-Encoding", "identity") in ("", "identity")
         if rollup and streaming and observer is not None and ended and identity:
             tail += call.cost_comment()
+        if framing is not None and framing.at_message_end:  # never after a cut message
+            tail += call.cost_event()
         if watcher is not None:
             watcher.completed = True
         await send({"type": "http.response.body", "body": tail, "more_body": False})
@@ -344,6 +356,14 @@ def _cause(exc: Exception) -> str:
 def _small(response: aiohttp.ClientResponse) -> bool:
     length = response.headers.get("Content-Length")
     return length is not None and length.isdigit() and int(length) <= _ROLLUP_BUFFER
+
+
+def _event_stream_framing(response: aiohttp.ClientResponse) -> MessageBoundary | None:
+    """Follows an identity-encoded AWS event stream's framing; None for any other body."""
+    if not response.headers.get("Content-Type", "").startswith(EVENT_STREAM_TYPE):
+        return None
+    identity = response.headers.get("Content-Encoding", "identity") in ("", "identity")
+    return MessageBoundary() if identity else None
 
 
 class _DisconnectWatcher:

@@ -47,3 +47,7 @@ OUR_BAGGAGE_KEYS: Final = frozenset({BAGGAGE_CUSTOMER_ID, BAGGAGE_SECTION_PATH})
 HEALTH_PATH: Final = "/health"
 SERVICE_NAME: Final = "llmobserve-proxy"
 DEFAULT_PORT: Final = 9000
+
+STREAM_COST_EVENT_TYPE: Final = "llmobserve-cost"
+"""AWS event streams (`application/vnd.amazon.eventstream`) carry the report as the payload of
+one last `:message-type: event` message of this `:event-type`, which the SDK removes."""

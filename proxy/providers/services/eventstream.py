@@ -12,6 +12,10 @@ Each header: name length u8, name (UTF-8), value type u8, value. Value types: 0 
 
 The decoder never raises: a bad CRC, an impossible length or an unknown header type sets
 `problem` and stops decoding (after a framing error nothing later can be trusted).
+
+The write side serves section rollup: the proxy appends the call's cost report to a stream as
+one more message (`cost_message`), after a `MessageBoundary` saw the upstream's bytes end on a
+message boundary, and the SDK recognises and removes it by its exact header bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from proxy.protocol import STREAM_COST_EVENT_TYPE
+
+EVENT_STREAM_TYPE: Final = "application/vnd.amazon.eventstream"
 PRELUDE_BYTES: Final = 12
 MAX_HEADERS_BYTES: Final = 128 * 1024
 MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
@@ -136,3 +143,99 @@ class EventStreamDecoder:
         self.problem = f"event stream: {problem}; rest of the stream not read"
         self._buffer.clear()
         return decoded
+
+
+_STRING: Final = 7
+_MAX_NAME_BYTES: Final = 255
+_MAX_STRING_BYTES: Final = 0xFFFF
+
+
+def encode_message(headers: Mapping[str, str], payload: bytes) -> bytes:
+    """One frame whose headers are strings (value type 7), in the order given."""
+    parts: list[bytes] = []
+    for name, value in headers.items():
+        raw_name, raw_value = name.encode("utf-8"), value.encode("utf-8")
+        if not raw_name or len(raw_name) > _MAX_NAME_BYTES or len(raw_value) > _MAX_STRING_BYTES:
+            raise ValueError(f"header {name!r} does not fit the event-stream encoding")
+        parts.append(
+            struct.pack(">B", len(raw_name))
+            + raw_name
+            + struct.pack(">BH", _STRING, len(raw_value))
+            + raw_value
+        )
+    encoded = b"".join(parts)
+    if len(encoded) > MAX_HEADERS_BYTES or len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError("message larger than event-stream readers accept")
+    total = PRELUDE_BYTES + len(encoded) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(encoded))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+COST_MESSAGE_HEADERS: Final = encode_message(
+    {
+        ":message-type": "event",
+        ":event-type": STREAM_COST_EVENT_TYPE,
+        ":content-type": "application/json",
+    },
+    b"",
+)[PRELUDE_BYTES:-4]
+"""The header bytes of every cost message: the SDK recognises one by them alone."""
+
+
+def cost_message(report: bytes) -> bytes:
+    """The message carrying the proxy's cost report (JSON) at the end of a stream."""
+    total = PRELUDE_BYTES + len(COST_MESSAGE_HEADERS) + len(report) + 4
+    prelude = struct.pack(">II", total, len(COST_MESSAGE_HEADERS))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + COST_MESSAGE_HEADERS + report
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def prelude_lengths(prelude: bytes) -> tuple[int, int] | None:
+    """(total length, headers length) from a message's first 12 bytes; None when the prelude
+    CRC does not match or the lengths are impossible (the stream is not one we can frame)."""
+    total, headers_length, crc = struct.unpack_from(">III", prelude)
+    if zlib.crc32(prelude[:8]) != crc:
+        return None
+    payload_length = total - headers_length - PRELUDE_BYTES - 4
+    if headers_length > MAX_HEADERS_BYTES or not 0 <= payload_length <= MAX_PAYLOAD_BYTES:
+        return None
+    return total, headers_length
+
+
+class MessageBoundary:
+    """Follows a stream's frame lengths, reading preludes only: whether the bytes fed so far
+    end exactly where a message ends. Cheaper than decoding (no message CRC, no headers), and
+    gives up for good on a prelude it cannot trust."""
+
+    def __init__(self) -> None:
+        self._prelude = b""  # the next message's prelude, as far as it has arrived
+        self._remaining = 0  # bytes of the current message after its prelude still to come
+        self._broken = False
+        self._messages = 0
+
+    @property
+    def at_message_end(self) -> bool:
+        """At least one message, and the last one complete."""
+        return not (self._broken or self._remaining or self._prelude) and self._messages > 0
+
+    def feed(self, data: bytes) -> None:
+        at, size = 0, len(data)
+        while at < size and not self._broken:
+            if self._remaining:
+                step = min(self._remaining, size - at)
+                self._remaining -= step
+                at += step
+                continue
+            need = PRELUDE_BYTES - len(self._prelude)
+            self._prelude += data[at : at + need]
+            at += need
+            if len(self._prelude) < PRELUDE_BYTES:
+                return
+            lengths = prelude_lengths(self._prelude)
+            if lengths is None:
+                self._broken = True
+                return
+            self._prelude = b""
+            self._remaining = lengths[0] - PRELUDE_BYTES
+            self._messages += 1

@@ -104,8 +104,5 @@ def test_sections_add_up_bedrock_calls(mode, monkeypatch):
     assert conversed["usage"]["inputTokens"] == invoked["usage"]["input_tokens"] == 12
     assert COST_HEADER_NAME not in conversed["ResponseMetadata"]["HTTPHeaders"]
     assert streamed[-1]["metadata"]["usage"]["outputTokens"] == 7
-    if mode == "direct":
-        assert traced.cost == 3 * CLAUDE_3_HAIKU
-    else:
-        # The proxy reports the cost of JSON responses; an event stream carries no report.
-        assert traced.cost == 2 * CLAUDE_3_HAIKU
+    # Direct mode prices the event stream in-process; the proxy reports it in a last message.
+    assert traced.cost == 3 * CLAUDE_3_HAIKU
