@@ -257,6 +257,7 @@ def _begin(request: Any, span: Any) -> DirectCall | None:
             body=data,
             parent=span,
             inject_stream_usage=False,
+            headers=request.headers,
         )
     except Exception:
         log.exception("llmobserve: direct-mode metering could not start")

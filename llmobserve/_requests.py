@@ -175,6 +175,7 @@ def _begin(request: Any) -> DirectCall | None:
             body=data,
             parent=None,  # the current span: the requests instrumentation's HTTP span
             inject_stream_usage=not direct.is_signed(request.headers),
+            headers=request.headers,
         )
     except Exception:
         log.exception("llmobserve: direct-mode metering could not start")
