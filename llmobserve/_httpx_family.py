@@ -23,11 +23,10 @@ from opentelemetry.trace import Span, SpanKind
 
 from llmobserve import _direct as direct
 from llmobserve._direct import DirectCall
-from llmobserve._http_span import end_http_span, fail_http_span, redacted_url
+from llmobserve._http_span import end_http_span, fail_http_span, own_starter, redacted_url
 from llmobserve._rollup import Frame, active_frames, read_back
 from llmobserve._routing import Router
 from proxy.protocol import ROLLUP_HEADER, TARGET_URL_HEADER
-from proxy.spans import global_starter
 from semconv import (
     HTTP_REQUEST_METHOD,
     SERVER_ADDRESS,
@@ -247,7 +246,7 @@ class HttpxFamilyPatch:
             return None
         url = request.url
         # The global provider's tracer, cached, with lean spans (see `proxy.spans`).
-        span = global_starter("llmobserve.http", "0.1.0").start(
+        span = own_starter("llmobserve.http", "0.1.0").start(
             request.method,
             context.get_current(),
             SpanKind.CLIENT,
