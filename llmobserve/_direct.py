@@ -23,6 +23,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from llmobserve._http_span import own_starter
 from llmobserve._rollup import BodyTap, Frame, active_frames, add_call
 from pricing import default_registry
 from proxy.protocol import OUR_BAGGAGE_KEYS
@@ -148,18 +149,10 @@ def begin(
     )
     if parent is not None:
         ctx = trace.set_span_in_context(parent, ctx)
-    span = _tracer().start_span(
-        span_name(method, host, endpoint, facts),
-        context=ctx,
-        kind=SpanKind.CLIENT,
-        attributes=attributes,
+    span = own_starter("llmobserve.direct", "0.1.0").start(
+        span_name(method, host, endpoint, facts), ctx, SpanKind.CLIENT, attributes
     )
     return DirectCall(span, provider.id, endpoint, facts, active_frames())
-
-
-@functools.cache
-def _tracer() -> trace.Tracer:
-    return trace.get_tracer("llmobserve.direct", "0.1.0")
 
 
 class _DirectTap:

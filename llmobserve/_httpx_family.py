@@ -23,11 +23,10 @@ from opentelemetry.trace import Span, SpanKind
 
 from llmobserve import _direct as direct
 from llmobserve._direct import DirectCall
-from llmobserve._http_span import end_http_span, fail_http_span
-from llmobserve._rollup import active_frames, read_back
+from llmobserve._http_span import end_http_span, fail_http_span, own_starter, redacted_url
+from llmobserve._rollup import Frame, active_frames, read_back
 from llmobserve._routing import Router
 from proxy.protocol import ROLLUP_HEADER, TARGET_URL_HEADER
-from proxy.spans import global_starter
 from semconv import (
     HTTP_REQUEST_METHOD,
     SERVER_ADDRESS,
@@ -38,12 +37,6 @@ from semconv import (
 log = logging.getLogger("llmobserve")
 
 _MARK = "__llmobserve_original__"
-
-
-def _redacted_url(url: Any) -> str:
-    # Query strings carry API keys for some providers (`?key=`): never put them on a span.
-    base = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}"
-    return f"{base}?REDACTED" if url.query else base
 
 
 class HttpxFamilyPatch:
@@ -134,18 +127,21 @@ class HttpxFamilyPatch:
 
         return close
 
-    def _proxied(self, request: Any) -> Any:
+    def _proxied(self, request: Any, frames: tuple[Frame, ...]) -> Any:
         router = self.router
         assert router is not None
         url = request.url
-        proxy_url = self._origin(router.proxy_url).copy_with(raw_path=url.raw_path)
+        proxy_url = self._at_origin(router.proxy_url, url)
         headers = request.headers.copy()
         # The request is to the proxy: name it in Host (RFC 9110 7.2), as load balancers and
         # ingresses in front of the proxy route by it. The target URL names the provider.
         headers["Host"] = proxy_url.netloc.decode("ascii")
         headers[TARGET_URL_HEADER] = str(url)
         headers.update(router.proxy_headers)
-        headers[ROLLUP_HEADER] = "1"
+        if frames:
+            # Only a section adds the cost up: without one, the proxy need not read and price
+            # the body before it sends the headers (docs/benchmarks.md, the SDK's gap).
+            headers[ROLLUP_HEADER] = "1"
         return self.module.Request(
             request.method,
             proxy_url,
@@ -188,7 +184,7 @@ class HttpxFamilyPatch:
         if call is not None and call.facts.usage_injected:
             content = call.body
             headers["content-length"] = str(len(content))
-        target = url if origin is None else self._origin(origin).copy_with(raw_path=url.raw_path)
+        target = url if origin is None else self._at_origin(origin, url)
         rebuilt = self.module.Request(
             request.method,
             target,
@@ -199,11 +195,12 @@ class HttpxFamilyPatch:
         )
         return rebuilt, call, origin is not None
 
-    def _origin(self, origin: str) -> Any:
+    def _at_origin(self, origin: str, url: Any) -> Any:
+        """`url`'s path and query at `origin` (scheme, host, port): the proxy or an override."""
         parsed = self._origins.get(origin)
         if parsed is None:
             parsed = self._origins[origin] = self.module.URL(origin)
-        return parsed
+        return with_path_of(parsed, url)
 
     def _send_direct(
         self, original: Callable[..., Any], transport: Any, request: Any, span: Any
@@ -249,13 +246,15 @@ class HttpxFamilyPatch:
             return None
         url = request.url
         # The global provider's tracer, cached, with lean spans (see `proxy.spans`).
-        span = global_starter("llmobserve.http", "0.1.0").start(
+        span = own_starter("llmobserve.http", "0.1.0").start(
             request.method,
             context.get_current(),
             SpanKind.CLIENT,
             {
                 HTTP_REQUEST_METHOD: request.method,
-                URL_FULL: _redacted_url(url),
+                URL_FULL: redacted_url(
+                    url.scheme, url.netloc.decode("ascii", "replace"), url.path, bool(url.query)
+                ),
                 SERVER_ADDRESS: url.host,
                 SERVER_PORT: url.port or (443 if url.scheme == "https" else 80),
             },
@@ -272,14 +271,17 @@ class HttpxFamilyPatch:
                 if self._routes(request):
                     try:
                         proxy_transport = self._proxy_transport(transport)
-                        response = _bound(original, proxy_transport)(self._proxied(request))
+                        frames = active_frames()
+                        proxied = self._proxied(request, frames)
+                        response = _bound(original, proxy_transport)(proxied)
                         self.router.proxy_ok()  # type: ignore[union-attr]
-                        read_back(
-                            response,
-                            active_frames(),
-                            stream_base=self.module.SyncByteStream,
-                            is_async=False,
-                        )
+                        if frames:
+                            read_back(
+                                response,
+                                frames,
+                                stream_base=self.module.SyncByteStream,
+                                is_async=False,
+                            )
                     except connect_errors as exc:
                         self.router.proxy_failed(exc)  # type: ignore[union-attr]
                         response = self._send_direct(original, transport, request, span)
@@ -302,14 +304,17 @@ class HttpxFamilyPatch:
                 if self._routes(request):
                     try:
                         proxy_transport = self._async_proxy_transport(transport)
-                        response = await _bound(original, proxy_transport)(self._proxied(request))
+                        frames = active_frames()
+                        proxied = self._proxied(request, frames)
+                        response = await _bound(original, proxy_transport)(proxied)
                         self.router.proxy_ok()  # type: ignore[union-attr]
-                        read_back(
-                            response,
-                            active_frames(),
-                            stream_base=self.module.AsyncByteStream,
-                            is_async=True,
-                        )
+                        if frames:
+                            read_back(
+                                response,
+                                frames,
+                                stream_base=self.module.AsyncByteStream,
+                                is_async=True,
+                            )
                     except connect_errors as exc:
                         self.router.proxy_failed(exc)  # type: ignore[union-attr]
                         response = await self._send_direct_async(original, transport, request, span)
@@ -332,6 +337,23 @@ def _bound(original: Any, transport: Any) -> Any:
     only binds the instance through the descriptor protocol.
     """
     return original.__get__(transport, type(transport))
+
+
+def with_path_of(origin: Any, url: Any) -> Any:
+    """A URL with `origin`'s scheme, host and port and `url`'s path and query.
+
+    As `origin.copy_with(raw_path=url.raw_path)`, without parsing again what both URLs already
+    hold parsed and validated (`copy_with` re-parses the whole URL: ~15 µs a call). Falls back
+    to `copy_with` if the URL class no longer keeps its parts in a `_uri_reference` tuple.
+    """
+    parts: Any = getattr(origin, "_uri_reference", None)
+    target: Any = getattr(url, "_uri_reference", None)
+    if not (hasattr(parts, "_replace") and hasattr(target, "path") and hasattr(target, "query")):
+        return origin.copy_with(raw_path=url.raw_path)
+    cls: Any = type(origin)
+    joined = cls.__new__(cls)
+    joined._uri_reference = parts._replace(path=target.path or "/", query=target.query)
+    return joined
 
 
 def _goes_through_a_proxy(transport: Any) -> bool:
