@@ -309,6 +309,7 @@ class AiohttpPatch:
                 body=data,
                 parent=None,
                 inject_stream_usage=rewrite,
+                headers=req.headers,
             )
             if call is not None and call.facts.usage_injected:
                 await req.update_body(call.body)

@@ -166,6 +166,7 @@ class HttpxFamilyPatch:
                     path=url.raw_path.split(b"?", 1)[0].decode("ascii", "replace"),
                     body=b"".join(request.stream),
                     parent=span,
+                    headers=request.headers,
                 )
             except Exception:
                 log.exception("llmobserve: direct-mode metering could not start")
