@@ -11,6 +11,7 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator
+from time import monotonic
 from typing import Any
 
 import aiohttp
@@ -41,6 +42,7 @@ from proxy.security import ForbiddenAddress, exempt_hosts, request_refusal
 from proxy.settings import Settings
 from proxy.spans import SpanStarter
 from proxy.telemetry import attribution, call_attributes, span_name
+from proxy.watchdog import NOT_WAITING, Watch, Watchdog, WatchedConnector
 from semconv import (
     LLMOBSERVE_PROXY_ROUTE,
 )
@@ -81,13 +83,18 @@ class ProxyHandler:
         self._registry = registry
         self._metrics = metrics
         self._session: aiohttp.ClientSession | None = None
+        self._watchdog = Watchdog(
+            connect_timeout=settings.connect_timeout, upstream_timeout=settings.upstream_timeout
+        )
         self._propagator: TextMapPropagator = propagate.get_global_textmap()
         self._traceparent = TraceContextTextMapPropagator()
 
     async def start(self) -> None:
         if self._session is None:
+            self._watchdog.start()
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
+                connector=WatchedConnector(
+                    self._watchdog,
                     limit=0,
                     ttl_dns_cache=300,
                     resolver=GuardedResolver(  # no loopback/private/metadata targets (SSRF)
@@ -97,17 +104,16 @@ class ProxyHandler:
                 auto_decompress=False,  # forward bytes as the provider sent them
                 cookie_jar=aiohttp.DummyCookieJar(),  # never share cookies between clients
                 trust_env=False,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    connect=self._settings.connect_timeout,
-                    sock_read=self._settings.upstream_timeout,
-                ),
+                # No timer per call: the watchdog enforces LLMOBSERVE_CONNECT_TIMEOUT and
+                # LLMOBSERVE_UPSTREAM_TIMEOUT for all calls at once.
+                timeout=aiohttp.ClientTimeout(total=None),
             )
 
     async def stop(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        await self._watchdog.stop()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
@@ -210,8 +216,12 @@ class ProxyHandler:
         carrier: dict[str, str] = {}
         self._traceparent.inject(carrier, context=set_span_in_context(call.span))
         out_headers.extend(carrier.items())
-        watcher = _DisconnectWatcher(receive) if isinstance(body, bytes) else None
         assert self._session is not None, "ProxyHandler.start() was not awaited"
+        # The client may leave once its body is read; a streamed body reports that itself.
+        watch = self._watchdog.watch(receive if isinstance(body, bytes) else None)
+        if not isinstance(body, bytes):
+            watch.uploading = True
+            body = self._uploading(body, watch)
         try:
             async with self._session.request(
                 method,
@@ -221,17 +231,19 @@ class ProxyHandler:
                 allow_redirects=False,
                 skip_auto_headers=_SKIP_AUTO_HEADERS,
             ) as response:
-                await self._relay(call, response, send, watcher, rollup=rollup)
+                await self._relay(call, response, send, watch, rollup=rollup)
         except asyncio.CancelledError:
             call.finish_partial(self._registry)  # usage so far goes on the span
-            if watcher is not None and watcher.disconnected:
+            if watch.reason is None:
+                call.fail("cancelled", "the proxy was stopped during the call")
+                raise
+            watch.task.uncancel()  # the watchdog's cancellation, handled here
+            watch.completed = True
+            if watch.disconnected:
                 call.fail("client_disconnected", "the client went away before the response ended")
-                task = asyncio.current_task()
-                if task is not None:
-                    task.uncancel()  # our own cancellation, handled here
                 return
-            call.fail("cancelled", "the proxy was stopped during the call")
-            raise
+            error = watch.timeout_error()
+            await _upstream_failed(call, send, error, status=504, error_type="upstream_timeout")
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             call.finish_partial(self._registry)
             await _upstream_failed(call, send, exc, status=504, error_type="upstream_timeout")
@@ -244,16 +256,20 @@ class ProxyHandler:
                 return
             await _upstream_failed(call, send, exc, status=502, error_type="upstream_unreachable")
         finally:
-            if watcher is not None:
-                watcher.close()
+            self._watchdog.release(watch)
             call.end()
+
+    async def _uploading(self, body: AsyncIterator[bytes], watch: Watch) -> AsyncIterator[bytes]:
+        async for chunk in body:
+            yield chunk
+        self._watchdog.uploaded(watch)
 
     async def _relay(
         self,
         call: ProxiedCall,
         response: aiohttp.ClientResponse,
         send: Any,
-        watcher: _DisconnectWatcher | None,
+        watch: Watch,
         *,
         rollup: bool,
     ) -> None:
@@ -268,6 +284,7 @@ class ProxyHandler:
             # first, then send headers that carry the cost.
             body = bytearray()
             async for chunk in response.content.iter_any():
+                watch.since = monotonic()
                 call.chunk_arrived()
                 body += observer.feed(chunk)
             body += call.finish(response.status, self._registry, observer)
@@ -279,27 +296,29 @@ class ProxyHandler:
                 }
             )
             call.response_started = True
-            if watcher is not None:
-                watcher.completed = True
+            watch.completed = True
             await send({"type": "http.response.body", "body": bytes(body), "more_body": False})
             return
+        watch.since = NOT_WAITING  # while the client is written to, silence is not counted
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         call.response_started = True
+        watch.since = monotonic()
         last = b""
         async for chunk in response.content.iter_any():
             call.chunk_arrived()
             out = observer.feed(chunk) if observer is not None else chunk
             if out:
                 last = out
+                watch.since = NOT_WAITING
                 await send({"type": "http.response.body", "body": out, "more_body": True})
+            watch.since = monotonic()
         tail = call.finish(response.status, self._registry, observer)
         # The cost comment goes after a complete event only, and never into compressed bytes.
         ended = (tail or last).endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
         identity = response.headers.get("Content-Encoding", "identity") in ("", "identity")
         if rollup and streaming and observer is not None and ended and identity:
             tail += call.cost_comment()
-        if watcher is not None:
-            watcher.completed = True
+        watch.completed = True
         await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
@@ -344,40 +363,6 @@ def _cause(exc: Exception) -> str:
 def _small(response: aiohttp.ClientResponse) -> bool:
     length = response.headers.get("Content-Length")
     return length is not None and length.isdigit() and int(length) <= _ROLLUP_BUFFER
-
-
-class _DisconnectWatcher:
-    """Cancels the call when the client disconnects before the response is complete."""
-
-    def __init__(self, receive: Any) -> None:
-        self._receive = receive
-        self._call_task = asyncio.current_task()
-        self.disconnected = False
-        self.completed = False
-        self._task = asyncio.create_task(self._watch())
-
-    async def _watch(self) -> None:
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                if not self.completed and self._call_task is not None:
-                    self.disconnected = True
-                    self._call_task.cancel()
-                return
-
-    def close(self) -> None:
-        if not self.completed:
-            self._task.cancel()
-            return
-        # The response is complete, so `receive()` is about to answer `http.disconnect` (ASGI
-        # spec) and the watcher ends by itself on the next loop turn. Cancelling it now would
-        # raise a CancelledError whose traceback cycle only the garbage collector can free:
-        # one per call, measured as most of the collector's work (docs/benchmarks.md).
-        asyncio.get_running_loop().call_soon(self._stop_if_pending)
-
-    def _stop_if_pending(self) -> None:
-        if not self._task.done():  # a server that does not answer: do not leave it waiting
-            self._task.cancel()
 
 
 def _propagation_carrier(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
