@@ -16,15 +16,14 @@ from typing import Any
 
 import aiohttp
 from opentelemetry import propagate
-from opentelemetry.propagators.textmap import TextMapPropagator
-from opentelemetry.trace import SpanKind, Tracer, set_span_in_context
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import SpanKind, Tracer
 from yarl import URL
 
 from pricing import Registry
 from proxy.call import ProxiedCall
 from proxy.forwarding import downstream_headers, upstream_headers
 from proxy.metrics import ProxyMetrics
+from proxy.propagation import Propagation, inject
 from proxy.protocol import (
     CUSTOMER_ID_HEADER,
     ROLLUP_HEADER,
@@ -86,8 +85,7 @@ class ProxyHandler:
         self._watchdog = Watchdog(
             connect_timeout=settings.connect_timeout, upstream_timeout=settings.upstream_timeout
         )
-        self._propagator: TextMapPropagator = propagate.get_global_textmap()
-        self._traceparent = TraceContextTextMapPropagator()
+        self._propagation = Propagation(propagate.get_global_textmap())
 
     async def start(self) -> None:
         if self._session is None:
@@ -160,7 +158,7 @@ class ProxyHandler:
                 return
             body = _stream_body(receive, limit)
         carrier = _propagation_carrier(headers)
-        context = self._propagator.extract(carrier)
+        context = self._propagation.extract(carrier)
         attributes = call_attributes(
             method,
             host=target.host,
@@ -213,9 +211,7 @@ class ProxyHandler:
             keep_length=not isinstance(body, bytes),
         )
         out_headers.append(("Host", target.host_header))
-        carrier: dict[str, str] = {}
-        self._traceparent.inject(carrier, context=set_span_in_context(call.span))
-        out_headers.extend(carrier.items())
+        out_headers.extend(inject(call.span))
         assert self._session is not None, "ProxyHandler.start() was not awaited"
         # The client may leave once its body is read; a streamed body reports that itself.
         watch = self._watchdog.watch(receive if isinstance(body, bytes) else None)
