@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from time import monotonic
 from typing import Any
 
@@ -43,6 +43,7 @@ class Watch:
 
     __slots__ = (
         "_cycle",
+        "_token",
         "_watcher",
         "completed",
         "connecting",
@@ -68,6 +69,7 @@ class Watch:
         """The response is complete (or failing): the call is no longer cancelled."""
         self._cycle = cycle
         self._watcher: _DisconnectWatcher | None = None
+        self._token: Token[Watch | None] | None = None
 
     @property
     def disconnected(self) -> bool:
@@ -116,14 +118,21 @@ class Watchdog:
         if receive is not None and cycle is None:
             watch._watcher = _DisconnectWatcher(receive, watch)
         self._calls.add(watch)
-        _CURRENT.set(watch)
+        watch._token = _CURRENT.set(watch)
         return watch
 
     def release(self, watch: Watch) -> None:
+        """The call has ended (called from the call's own task)."""
         self._calls.discard(watch)
         if watch._watcher is not None:
             watch._watcher.close(complete=watch.completed)
         watch.completed = True
+        # The task's context holds the watch, which holds the task: a reference cycle only
+        # the garbage collector would free, one per call, unless it is undone here.
+        if watch._token is not None:
+            _CURRENT.reset(watch._token)
+            watch._token = None
+        watch._cycle = None
 
     def connected(self, watch: Watch) -> None:
         watch.connecting = False

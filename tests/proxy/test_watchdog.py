@@ -4,6 +4,8 @@ tested end to end in tests/reliability/test_faults.py)."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
@@ -20,18 +22,33 @@ from proxy.watchdog import (
 )
 
 
+class Call:
+    """A call in flight: a task waiting under its watch until told to release it."""
+
+    def __init__(self, dog: Watchdog, receive: Callable[[], Awaitable[Any]] | None) -> None:
+        self._dog = dog
+        self._receive = receive
+        self._ready: asyncio.Future[Watch] = asyncio.get_running_loop().create_future()
+        self._end = asyncio.Event()
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        watch = self._dog.watch(self._receive)
+        self._ready.set_result(watch)
+        await self._end.wait()
+        self._dog.release(watch)  # from the call's own task, as the handler does
+        await asyncio.Event().wait()
+
+    async def release(self) -> None:
+        self._end.set()
+        await asyncio.sleep(0)
+
+
 async def watched_call(
     dog: Watchdog, receive: Callable[[], Awaitable[Any]] | None = None
 ) -> tuple[asyncio.Task[None], Watch]:
-    """A call in flight: a task waiting forever under its watch."""
-    ready: asyncio.Future[Watch] = asyncio.get_running_loop().create_future()
-
-    async def call() -> None:
-        ready.set_result(dog.watch(receive))
-        await asyncio.Event().wait()
-
-    task = asyncio.create_task(call())
-    return task, await ready
+    call = Call(dog, receive)
+    return call.task, await call._ready
 
 
 async def outcome(task: asyncio.Task[None]) -> str:
@@ -125,16 +142,17 @@ async def test_watchdog_cancels_on_the_servers_disconnected_flag():
 async def test_watchdog_leaves_a_completed_or_released_call_alone():
     dog = Watchdog(connect_timeout=1, upstream_timeout=1)
     cycle = uvicorn_cycle()
-    task, watch = await watched_call(dog, cycle.receive)
+    call = Call(dog, cycle.receive)
+    watch = await call._ready
     watch.completed = True
     cycle.disconnected = True
     watch.since -= 5
     dog.sweep()
     assert watch.reason is None
-    dog.release(watch)
+    await call.release()
     watch.completed = False
     dog.sweep()
-    assert await outcome(task) == "running"
+    assert await outcome(call.task) == "running"
 
 
 @pytest.mark.parametrize("server", ["other", "uvicorn_reading_paused"])
@@ -149,7 +167,6 @@ async def test_watchdog_falls_back_to_a_receive_task_when_no_flag_can_be_trusted
     await asyncio.sleep(0.01)
     assert watch.reason == DISCONNECTED
     assert await outcome(task) == "cancelled"
-    dog.release(watch)
 
 
 async def test_watchdog_sweeps_every_quarter_second_at_most():
@@ -162,3 +179,23 @@ async def test_watchdog_sweeps_every_quarter_second_at_most():
     assert watch.reason == CONNECT_TIMEOUT
     assert task.cancelled()
     await dog.stop()
+
+
+async def test_a_released_watch_leaves_no_reference_cycle_behind():
+    # The task's context holds the watch and the watch the task: one cycle a call for the
+    # garbage collector, unless `release` undoes it.
+    dog = Watchdog(connect_timeout=10, upstream_timeout=10)
+
+    async def call() -> None:
+        dog.release(dog.watch(uvicorn_cycle().receive))
+
+    gc.disable()
+    try:
+        task = asyncio.create_task(call())
+        await task
+        await asyncio.sleep(0)
+        freed = weakref.ref(task)
+        del task
+        assert freed() is None
+    finally:
+        gc.enable()
