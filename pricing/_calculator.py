@@ -143,26 +143,41 @@ def token_parts(
     uncached = tokens.input_tokens - tokens.cache_read_tokens - tokens.cache_write_tokens
     five_minute = tokens.cache_write_tokens - one_hour
     plain_output = tokens.output_tokens - tokens.reasoning_tokens
-    input_rate = rates.input_mtok
-    output_rate = rates.output_mtok
-    buckets = (
-        ("input", uncached, input_rate),
-        ("cache read", tokens.cache_read_tokens, _first(rates.cache_read_mtok, input_rate)),
-        ("cache write", five_minute, _first(rates.cache_write_mtok, input_rate)),
-        ("one-hour cache write", one_hour, rates.cache_write_1h_mtok),
-        ("output", plain_output, output_rate),
-        ("reasoning", tokens.reasoning_tokens, _first(rates.reasoning_mtok, output_rate)),
+    counts = (
+        uncached,
+        tokens.cache_read_tokens,
+        five_minute,
+        one_hour,
+        plain_output,
+        tokens.reasoning_tokens,
     )
     costs: list[Decimal] = []
-    for name, count, rate in buckets:
+    for index, count in enumerate(counts):
         if not count:
             costs.append(_ZERO)  # what 0 x rate / 10^6 comes to once `tidy`
             continue
+        # Looked up only for the buckets a call used (most use two of the six).
+        name, rate = _bucket_rate(index, rates)
         if rate is None:
             return f"model {model!r} has no {name} token rate but the call used {count}"
         costs.append(_per(Decimal(count), rate, _MILLION))
     uncached_cost, read, write_5m, write_1h, output, reasoning = costs
     return uncached_cost, output + reasoning, read, write_5m + write_1h
+
+
+def _bucket_rate(index: int, rates: Rates) -> tuple[str, Decimal | None]:
+    input_rate, output_rate = rates.input_mtok, rates.output_mtok
+    if index == 0:
+        return "input", input_rate
+    if index == 1:
+        return "cache read", _first(rates.cache_read_mtok, input_rate)
+    if index == 2:
+        return "cache write", _first(rates.cache_write_mtok, input_rate)
+    if index == 3:
+        return "one-hour cache write", rates.cache_write_1h_mtok
+    if index == 4:
+        return "output", output_rate
+    return "reasoning", _first(rates.reasoning_mtok, output_rate)
 
 
 def unit_costs(
