@@ -269,6 +269,7 @@ class ProxyHandler:
         *,
         rollup: bool,
     ) -> None:
+        watch.since = monotonic()  # the response's head arrived: the upstream spoke
         observer = call.observe(
             response.status, response.headers, max_parse_bytes=self._settings.max_parse_bytes
         )
