@@ -58,6 +58,9 @@ _EXACT = decimal.Context(prec=64, traps=[decimal.Inexact, decimal.InvalidOperati
 _ROUNDED = decimal.Context(prec=64, traps=[decimal.InvalidOperation])
 _QUANTUM = Decimal("1e-18")
 _MILLION = Decimal(1_000_000)
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+_TEN = Decimal(10)
 _SECONDS_PER_MINUTE = Decimal(60)
 
 
@@ -140,23 +143,41 @@ def token_parts(
     uncached = tokens.input_tokens - tokens.cache_read_tokens - tokens.cache_write_tokens
     five_minute = tokens.cache_write_tokens - one_hour
     plain_output = tokens.output_tokens - tokens.reasoning_tokens
-    input_rate = rates.input_mtok
-    output_rate = rates.output_mtok
-    buckets = (
-        ("input", uncached, input_rate),
-        ("cache read", tokens.cache_read_tokens, _first(rates.cache_read_mtok, input_rate)),
-        ("cache write", five_minute, _first(rates.cache_write_mtok, input_rate)),
-        ("one-hour cache write", one_hour, rates.cache_write_1h_mtok),
-        ("output", plain_output, output_rate),
-        ("reasoning", tokens.reasoning_tokens, _first(rates.reasoning_mtok, output_rate)),
+    counts = (
+        uncached,
+        tokens.cache_read_tokens,
+        five_minute,
+        one_hour,
+        plain_output,
+        tokens.reasoning_tokens,
     )
     costs: list[Decimal] = []
-    for name, count, rate in buckets:
-        if count and rate is None:
+    for index, count in enumerate(counts):
+        if not count:
+            costs.append(_ZERO)  # what 0 x rate / 10^6 comes to once `tidy`
+            continue
+        # Looked up only for the buckets a call used (most use two of the six).
+        name, rate = _bucket_rate(index, rates)
+        if rate is None:
             return f"model {model!r} has no {name} token rate but the call used {count}"
-        costs.append(_per(Decimal(count), rate or Decimal(0), _MILLION))
+        costs.append(_per(Decimal(count), rate, _MILLION))
     uncached_cost, read, write_5m, write_1h, output, reasoning = costs
     return uncached_cost, output + reasoning, read, write_5m + write_1h
+
+
+def _bucket_rate(index: int, rates: Rates) -> tuple[str, Decimal | None]:
+    input_rate, output_rate = rates.input_mtok, rates.output_mtok
+    if index == 0:
+        return "input", input_rate
+    if index == 1:
+        return "cache read", _first(rates.cache_read_mtok, input_rate)
+    if index == 2:
+        return "cache write", _first(rates.cache_write_mtok, input_rate)
+    if index == 3:
+        return "one-hour cache write", rates.cache_write_1h_mtok
+    if index == 4:
+        return "output", output_rate
+    return "reasoning", _first(rates.reasoning_mtok, output_rate)
 
 
 def unit_costs(
@@ -197,9 +218,11 @@ def assemble(
     notes: tuple[str, ...],
 ) -> Cost:
     input_cost, output, cache_read, cache_write = parts
-    with decimal.localcontext(_EXACT):
-        other = sum(units.values(), Decimal(0))
-        total = input_cost + output + cache_read + cache_write + other
+    add = _EXACT.add
+    other = _ZERO
+    for cost in units.values():
+        other = add(other, cost)
+    total = add(add(add(add(input_cost, output), cache_read), cache_write), other)
     return Cost(
         total=tidy(total),
         input=tidy(input_cost),
@@ -218,12 +241,15 @@ def assemble(
 
 def tidy(amount: Decimal) -> Decimal:
     """The same value without trailing zeros and never in exponent form."""
-    with decimal.localcontext(_ROUNDED):
-        normal = amount.normalize()
-        exponent = normal.as_tuple().exponent
-        if isinstance(exponent, int) and exponent > 0:
-            return normal.quantize(Decimal(1))
-        return normal
+    # Context methods rather than `localcontext`, which copies a context each time: this
+    # runs ~6 times for every priced call.
+    normal = _ROUNDED.normalize(amount)
+    if normal.is_finite() and normal.copy_abs() < _TEN:
+        return normal  # under 10, a normalized value has no positive exponent
+    exponent = normal.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
+        return _ROUNDED.quantize(normal, _ONE)
+    return normal
 
 
 def _unit_price(
@@ -252,11 +278,10 @@ def _unit_price(
 
 def _per(quantity: Decimal, rate: Decimal, per: Decimal) -> Decimal:
     try:
-        with decimal.localcontext(_EXACT):
-            return quantity * rate / per
+        return _EXACT.divide(_EXACT.multiply(quantity, rate), per)
     except decimal.Inexact:
-        with decimal.localcontext(_ROUNDED):
-            return (quantity * rate / per).quantize(_QUANTUM)
+        rounded = _ROUNDED.divide(_ROUNDED.multiply(quantity, rate), per)
+        return _ROUNDED.quantize(rounded, _QUANTUM)
 
 
 def _first(rate: Decimal | None, fallback: Decimal | None) -> Decimal | None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import cached_property
 from types import MappingProxyType
 
 from pricing._match import MatchRule
@@ -189,7 +190,7 @@ class ModelPrice:
     origin: str = "registry"
     note: str | None = None
 
-    @property
+    @cached_property  # read on every priced call; the price never changes
     def rates(self) -> Rates:
         return Rates(
             input_mtok=self.input_mtok,

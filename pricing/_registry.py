@@ -46,6 +46,9 @@ def _index(entries: Iterable[ModelEntry]) -> dict[str, _ProviderIndex]:
     return {p: _ProviderIndex.build(group) for p, group in by_provider.items()}
 
 
+_MAX_RESOLVED = 4096
+
+
 class Registry:
     """Model prices per provider, with their history; build it with ``load()``.
 
@@ -72,6 +75,9 @@ class Registry:
         self._bundled = _index(self._entries)
         self._override = _index(self._overrides)
         self._defaults = {**(defaults or {}), **(override_defaults or {})}
+        # Request model names resolve through pattern rules (`gpt-4o-mini-2024-07-18`), tried
+        # one by one: remembered per name. Names come from clients, so the memo is bounded.
+        self._resolved: dict[tuple[str, str], ModelEntry | None] = {}
 
     @classmethod
     def load(cls, directory: Path | None = None, *, override: Path | None = None) -> Registry:
@@ -93,6 +99,18 @@ class Registry:
 
     def entry(self, provider: str, model: str) -> ModelEntry | None:
         """The entry a request model name resolves to, override first."""
+        key = (provider, model)
+        try:
+            return self._resolved[key]
+        except KeyError:
+            pass
+        found = self._lookup(provider, model)
+        if len(self._resolved) >= _MAX_RESOLVED:
+            self._resolved.clear()
+        self._resolved[key] = found
+        return found
+
+    def _lookup(self, provider: str, model: str) -> ModelEntry | None:
         for index in (self._override, self._bundled):
             provider_index = index.get(provider)
             found = provider_index.lookup(model) if provider_index is not None else None

@@ -120,14 +120,25 @@ def one_hour_writes(usage: Usage) -> int:
     return int(raw) if raw is not None else 0
 
 
+_TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
 def _token_problem(tokens: TokenUsage | None) -> str | None:
     if tokens is None:
         return None
     if not isinstance(tokens, TokenUsage):
         return f"tokens must be a TokenUsage, got {type(tokens).__name__}"
-    names = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-    for name in (*names, "reasoning_tokens"):
-        problem = _count_problem(name, getattr(tokens, name))
+    for name in _TOKEN_FIELDS:
+        value = getattr(tokens, name)
+        if type(value) is int and 0 <= value <= MAX_TOKENS:
+            continue  # the usual case, without building a message that is not needed
+        problem = _count_problem(name, value)
         if problem is not None:
             return problem
     cached = tokens.cache_read_tokens + tokens.cache_write_tokens

@@ -28,6 +28,9 @@ HOP_BY_HOP = frozenset(
     }
 )
 _REPLACED_UPSTREAM = frozenset({b"host", b"content-length", b"traceparent"})
+_DROPPED = HOP_BY_HOP | _REPLACED_UPSTREAM
+_DROPPED_KEEPING_LENGTH = _DROPPED - {b"content-length"}
+_OUR_PREFIX = HEADER_PREFIX.encode()
 RawHeaders = list[tuple[bytes, bytes]]
 
 
@@ -55,13 +58,14 @@ def upstream_headers(
     """The client's headers as they may go upstream (Host, length and traceparent are set
     by the caller)."""
     headers = list(headers)
-    dropped = HOP_BY_HOP | connection_tokens(headers) | _REPLACED_UPSTREAM
-    if keep_length:  # a body streamed through unread keeps the client's declared length
-        dropped = dropped - {b"content-length"}
+    # A body streamed through unread keeps the client's declared length.
+    dropped = _DROPPED_KEEPING_LENGTH if keep_length else _DROPPED
+    if any(name.lower() == b"connection" for name, _ in headers):
+        dropped = dropped | connection_tokens(headers)
     out: list[tuple[str, str]] = []
     for name, value in headers:
         lower = name.lower()
-        if lower in dropped or lower.startswith(HEADER_PREFIX.encode()):
+        if lower in dropped or lower.startswith(_OUR_PREFIX):
             continue
         if lower == b"accept-encoding" and accept_identity:
             continue

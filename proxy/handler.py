@@ -11,19 +11,19 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator
+from time import monotonic
 from typing import Any
 
 import aiohttp
 from opentelemetry import propagate
-from opentelemetry.propagators.textmap import TextMapPropagator
-from opentelemetry.trace import SpanKind, Tracer, set_span_in_context
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import SpanKind, Tracer
 from yarl import URL
 
 from pricing import Registry
 from proxy.call import ProxiedCall
 from proxy.forwarding import downstream_headers, upstream_headers
 from proxy.metrics import ProxyMetrics
+from proxy.propagation import Propagation, inject
 from proxy.protocol import (
     CUSTOMER_ID_HEADER,
     ROLLUP_HEADER,
@@ -42,6 +42,7 @@ from proxy.security import ForbiddenAddress, exempt_hosts, request_refusal
 from proxy.settings import Settings
 from proxy.spans import SpanStarter
 from proxy.telemetry import attribution, call_attributes, span_name
+from proxy.watchdog import NOT_WAITING, Watch, Watchdog, WatchedConnector
 from semconv import (
     LLMOBSERVE_PROXY_ROUTE,
 )
@@ -82,13 +83,17 @@ class ProxyHandler:
         self._registry = registry
         self._metrics = metrics
         self._session: aiohttp.ClientSession | None = None
-        self._propagator: TextMapPropagator = propagate.get_global_textmap()
-        self._traceparent = TraceContextTextMapPropagator()
+        self._watchdog = Watchdog(
+            connect_timeout=settings.connect_timeout, upstream_timeout=settings.upstream_timeout
+        )
+        self._propagation = Propagation(propagate.get_global_textmap())
 
     async def start(self) -> None:
         if self._session is None:
+            self._watchdog.start()
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
+                connector=WatchedConnector(
+                    self._watchdog,
                     limit=0,
                     ttl_dns_cache=300,
                     resolver=GuardedResolver(  # no loopback/private/metadata targets (SSRF)
@@ -98,17 +103,16 @@ class ProxyHandler:
                 auto_decompress=False,  # forward bytes as the provider sent them
                 cookie_jar=aiohttp.DummyCookieJar(),  # never share cookies between clients
                 trust_env=False,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    connect=self._settings.connect_timeout,
-                    sock_read=self._settings.upstream_timeout,
-                ),
+                # No timer per call: the watchdog enforces LLMOBSERVE_CONNECT_TIMEOUT and
+                # LLMOBSERVE_UPSTREAM_TIMEOUT for all calls at once.
+                timeout=aiohttp.ClientTimeout(total=None),
             )
 
     async def stop(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        await self._watchdog.stop()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
@@ -155,7 +159,7 @@ class ProxyHandler:
                 return
             body = _stream_body(receive, limit)
         carrier = _propagation_carrier(headers)
-        context = self._propagator.extract(carrier)
+        context = self._propagation.extract(carrier)
         attributes = call_attributes(
             method,
             host=target.host,
@@ -208,11 +212,13 @@ class ProxyHandler:
             keep_length=not isinstance(body, bytes),
         )
         out_headers.append(("Host", target.host_header))
-        carrier: dict[str, str] = {}
-        self._traceparent.inject(carrier, context=set_span_in_context(call.span))
-        out_headers.extend(carrier.items())
-        watcher = _DisconnectWatcher(receive) if isinstance(body, bytes) else None
+        out_headers.extend(inject(call.span))
         assert self._session is not None, "ProxyHandler.start() was not awaited"
+        # The client may leave once its body is read; a streamed body reports that itself.
+        watch = self._watchdog.watch(receive if isinstance(body, bytes) else None)
+        if not isinstance(body, bytes):
+            watch.uploading = True
+            body = self._uploading(body, watch)
         try:
             async with self._session.request(
                 method,
@@ -222,17 +228,19 @@ class ProxyHandler:
                 allow_redirects=False,
                 skip_auto_headers=_SKIP_AUTO_HEADERS,
             ) as response:
-                await self._relay(call, response, send, watcher, rollup=rollup)
+                await self._relay(call, response, send, watch, rollup=rollup)
         except asyncio.CancelledError:
             call.finish_partial(self._registry)  # usage so far goes on the span
-            if watcher is not None and watcher.disconnected:
+            if watch.reason is None:
+                call.fail("cancelled", "the proxy was stopped during the call")
+                raise
+            watch.task.uncancel()  # the watchdog's cancellation, handled here
+            watch.completed = True
+            if watch.disconnected:
                 call.fail("client_disconnected", "the client went away before the response ended")
-                task = asyncio.current_task()
-                if task is not None:
-                    task.uncancel()  # our own cancellation, handled here
                 return
-            call.fail("cancelled", "the proxy was stopped during the call")
-            raise
+            error = watch.timeout_error()
+            await _upstream_failed(call, send, error, status=504, error_type="upstream_timeout")
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             call.finish_partial(self._registry)
             await _upstream_failed(call, send, exc, status=504, error_type="upstream_timeout")
@@ -245,19 +253,24 @@ class ProxyHandler:
                 return
             await _upstream_failed(call, send, exc, status=502, error_type="upstream_unreachable")
         finally:
-            if watcher is not None:
-                watcher.close()
+            self._watchdog.release(watch)
             call.end()
+
+    async def _uploading(self, body: AsyncIterator[bytes], watch: Watch) -> AsyncIterator[bytes]:
+        async for chunk in body:
+            yield chunk
+        self._watchdog.uploaded(watch)
 
     async def _relay(
         self,
         call: ProxiedCall,
         response: aiohttp.ClientResponse,
         send: Any,
-        watcher: _DisconnectWatcher | None,
+        watch: Watch,
         *,
         rollup: bool,
     ) -> None:
+        watch.since = monotonic()  # the response's head arrived: the upstream spoke
         observer = call.observe(
             response.status, response.headers, max_parse_bytes=self._settings.max_parse_bytes
         )
@@ -276,6 +289,7 @@ class ProxyHandler:
             # first, then send headers that carry the cost.
             body = bytearray()
             async for chunk in response.content.iter_any():
+                watch.since = monotonic()
                 call.chunk_arrived()
                 body += observer.feed(chunk)
             body += call.finish(response.status, self._registry, observer)
@@ -287,12 +301,13 @@ class ProxyHandler:
                 }
             )
             call.response_started = True
-            if watcher is not None:
-                watcher.completed = True
+            watch.completed = True
             await send({"type": "http.response.body", "body": bytes(body), "more_body": False})
             return
+        watch.since = NOT_WAITING  # while the client is written to, silence is not counted
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         call.response_started = True
+        watch.since = monotonic()
         last = b""
         async for chunk in response.content.iter_any():
             call.chunk_arrived()
@@ -301,7 +316,17 @@ class ProxyHandler:
                 last = out
                 if framing is not None:
                     framing.feed(out)
+                watch.since = NOT_WAITING
                 await send({"type": "http.response.body", "body": out, "more_body": True})
+            watch.since = monotonic()
+        if not rollup and not filtering:
+            # Nothing is held back and nothing is appended: end the response before parsing
+            # and pricing it. uvicorn holds the client's next request on this connection until
+            # the response ends (c=1 latency, docs/benchmarks.md).
+            watch.completed = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            call.finish(response.status, self._registry, observer)
+            return
         tail = call.finish(response.status, self._registry, observer)
         # The cost comment goes after a complete event only, and never into compressed bytes.
         ended = (tail or last).endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
@@ -310,8 +335,7 @@ class ProxyHandler:
             tail += call.cost_comment()
         if framing is not None and framing.at_message_end:  # never after a cut message
             tail += call.cost_event()
-        if watcher is not None:
-            watcher.completed = True
+        watch.completed = True
         await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
@@ -364,40 +388,6 @@ def _event_stream_framing(response: aiohttp.ClientResponse) -> MessageBoundary |
         return None
     identity = response.headers.get("Content-Encoding", "identity") in ("", "identity")
     return MessageBoundary() if identity else None
-
-
-class _DisconnectWatcher:
-    """Cancels the call when the client disconnects before the response is complete."""
-
-    def __init__(self, receive: Any) -> None:
-        self._receive = receive
-        self._call_task = asyncio.current_task()
-        self.disconnected = False
-        self.completed = False
-        self._task = asyncio.create_task(self._watch())
-
-    async def _watch(self) -> None:
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                if not self.completed and self._call_task is not None:
-                    self.disconnected = True
-                    self._call_task.cancel()
-                return
-
-    def close(self) -> None:
-        if not self.completed:
-            self._task.cancel()
-            return
-        # The response is complete, so `receive()` is about to answer `http.disconnect` (ASGI
-        # spec) and the watcher ends by itself on the next loop turn. Cancelling it now would
-        # raise a CancelledError whose traceback cycle only the garbage collector can free:
-        # one per call, measured as most of the collector's work (docs/benchmarks.md).
-        asyncio.get_running_loop().call_soon(self._stop_if_pending)
-
-    def _stop_if_pending(self) -> None:
-        if not self._task.done():  # a server that does not answer: do not leave it waiting
-            self._task.cancel()
 
 
 def _propagation_carrier(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from proxy.providers.catalog import Provider, host_matches, provider_for_host, provider_for_prefix
 from proxy.security import address_refusal, literal_address
-from proxy.settings import Settings
+from proxy.settings import IPNetwork, Settings
 from semconv import LlmobserveProxyRouteValues
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -100,18 +101,34 @@ def _from_prefix(raw_path: str, query: str, settings: Settings) -> Target:
             f"no provider is served at /{prefix}: send X-LLMObserve-Target-URL or use a "
             "base URL such as /openai/v1 or /anthropic",
         )
-    base = urlsplit(provider.base_url)
-    assert base.hostname is not None
-    port = base.port or _DEFAULT_PORTS[base.scheme]
+    scheme, host, port, base_path = _base(provider.base_url)
     return _target(
-        base.scheme,
-        base.hostname,
+        scheme,
+        host,
         port,
-        path=base.path.rstrip("/") + "/" + rest,
+        path=base_path + "/" + rest,
         query=query,
         route=LlmobserveProxyRouteValues.BASE_URL,
         settings=settings,
     )
+
+
+@lru_cache(maxsize=256)  # a catalog's base URLs: parsed once, not on every call
+def _base(base_url: str) -> tuple[str, str, int, str]:
+    base = urlsplit(base_url)
+    assert base.hostname is not None
+    return (
+        base.scheme,
+        base.hostname,
+        base.port or _DEFAULT_PORTS[base.scheme],
+        base.path.rstrip("/"),
+    )
+
+
+@lru_cache(maxsize=1024)  # a host name costs a failed IP parse (an exception) every time
+def _literal_refusal(host: str, allowed_networks: tuple[IPNetwork, ...]) -> str | None:
+    address = literal_address(host)
+    return None if address is None else address_refusal(address, allowed_networks)
 
 
 def _target(
@@ -127,8 +144,7 @@ def _target(
         )
     origin = settings.upstream_overrides.get(host)
     if origin is None:
-        address = literal_address(host)
-        refusal = None if address is None else address_refusal(address, settings.allowed_networks)
+        refusal = _literal_refusal(host, settings.allowed_networks)
         if refusal:
             raise RoutingError(
                 403,

@@ -26,6 +26,7 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util import types
 
@@ -201,12 +202,15 @@ class SpanStarter:
         self._tracer = tracer
         self._validate = validate
         self._sdk: sdk_trace.Tracer | None = None
+        self._default_sampler: Sampler | None = None
         self._limits = SpanLimits()
         if isinstance(tracer, sdk_trace.Tracer) and all(
             hasattr(tracer, name)
             for name in ("_instrumentation_scope", "_span_limits", "_is_enabled")
         ):
             self._sdk = tracer
+            if _is_default_sampler(tracer.sampler):
+                self._default_sampler = tracer.sampler
             limits = tracer._span_limits
             self._limits = limits if isinstance(limits, SpanLimits) else SpanLimits()
 
@@ -230,10 +234,19 @@ class SpanStarter:
         else:
             trace_id = parent.trace_id
             random_trace_id = parent.trace_flags.random_trace_id
-        links: Sequence[Link] = ()
-        sampled = tracer.sampler.should_sample(context, trace_id, name, kind, attributes, links)
-        decision = sampled.decision
-        sampled_flag = decision.is_sampled()  # type: ignore[no-untyped-call]
+        if tracer.sampler is self._default_sampler:
+            # ParentBased(ALWAYS_ON), decided as it decides (opentelemetry.sdk.trace.sampling)
+            # without building its SamplingResult: follow a valid parent, sample roots.
+            sampled_flag = record = parent is None or parent.trace_flags.sampled
+            trace_state = parent.trace_state if parent is not None else None
+            kept: Mapping[str, types.AnyValue] = attributes
+        else:
+            links: Sequence[Link] = ()
+            sampled = tracer.sampler.should_sample(context, trace_id, name, kind, attributes, links)
+            sampled_flag = sampled.decision.is_sampled()  # type: ignore[no-untyped-call]
+            record = sampled.decision.is_recording()  # type: ignore[no-untyped-call]
+            trace_state = sampled.trace_state
+            kept = sampled.attributes
         flags = TraceFlags.SAMPLED if sampled_flag else TraceFlags.DEFAULT
         if random_trace_id:
             flags |= TraceFlags.RANDOM_TRACE_ID
@@ -242,9 +255,9 @@ class SpanStarter:
             tracer.id_generator.generate_span_id(),
             is_remote=False,
             trace_flags=TraceFlags(flags),
-            trace_state=sampled.trace_state,
+            trace_state=trace_state,
         )
-        if not decision.is_recording():  # type: ignore[no-untyped-call]
+        if not record:
             return trace_api.NonRecordingSpan(span_context)
         span = CallSpan(
             tracer,
@@ -252,12 +265,26 @@ class SpanStarter:
             context=span_context,
             parent=parent,
             kind=kind,
-            attributes=sampled.attributes,
+            attributes=kept,
             limits=self._limits,
             validate=self._validate,
         )
         tracer.span_processor.on_start(span, parent_context=context)  # type: ignore[arg-type]
         return span
+
+
+def _is_default_sampler(sampler: Sampler) -> bool:
+    """The SDK's default, `ParentBased(ALWAYS_ON)` with its default delegates."""
+    delegates = {
+        "_root": ALWAYS_ON,
+        "_remote_parent_sampled": ALWAYS_ON,
+        "_remote_parent_not_sampled": ALWAYS_OFF,
+        "_local_parent_sampled": ALWAYS_ON,
+        "_local_parent_not_sampled": ALWAYS_OFF,
+    }
+    return type(sampler) is ParentBased and all(
+        getattr(sampler, name, None) is delegate for name, delegate in delegates.items()
+    )
 
 
 _GLOBAL: dict[tuple[str, str], tuple[trace_api.TracerProvider, SpanStarter]] = {}

@@ -59,6 +59,10 @@ from semconv import (
 log = logging.getLogger(__name__)
 
 MAX_ATTRIBUTION_CHARS = MAX_LABEL_CHARS
+_ATTRIBUTION_SOURCES = (
+    (LLMOBSERVE_CUSTOMER_ID, BAGGAGE_CUSTOMER_ID, (CUSTOMER_ID_HEADER,)),
+    (LLMOBSERVE_SECTION_PATH, BAGGAGE_SECTION_PATH, (SECTION_PATH_HEADER, SECTION_HEADER)),
+)
 
 
 def attribution(context: Context, headers: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -70,12 +74,9 @@ def attribution(context: Context, headers: Mapping[str, str] | None = None) -> d
     """
     headers = headers or {}
     found: dict[str, str] = {}
-    sources = (
-        (LLMOBSERVE_CUSTOMER_ID, BAGGAGE_CUSTOMER_ID, (CUSTOMER_ID_HEADER,)),
-        (LLMOBSERVE_SECTION_PATH, BAGGAGE_SECTION_PATH, (SECTION_PATH_HEADER, SECTION_HEADER)),
-    )
-    for attribute, key, header_names in sources:
-        value = baggage.get_baggage(key, context)
+    entries = baggage.get_all(context)
+    for attribute, key, header_names in _ATTRIBUTION_SOURCES:
+        value = entries.get(key)
         if not (isinstance(value, str) and value):
             value = next((headers[h] for h in header_names if headers.get(h)), None)
         if value:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pricing import Cost, Registry, TokenUsage, default_registry
+from pricing._calculator import tidy
 
 AT = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -231,3 +232,18 @@ def test_cost_raises_for_invalid_usage_even_for_unknown_model() -> None:
 def test_cost_raises_for_naive_datetime() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         default_registry().cost("openai", "gpt-4o-mini", TokenUsage(1, 1), datetime(2026, 11, 27))
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        ("0E-12", "0"),
+        ("0.00000135000", "0.00000135"),
+        ("9.99", "9.99"),
+        ("10.000", "10"),
+        ("1.2E+3", "1200"),
+        ("123.4500", "123.45"),
+    ],
+)
+def test_tidy_drops_trailing_zeros_and_never_writes_an_exponent(amount: str, text: str) -> None:
+    assert str(tidy(Decimal(amount))) == text

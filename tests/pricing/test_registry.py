@@ -334,3 +334,16 @@ def test_load_rejects_an_exact_name_claimed_by_two_models(tmp_path: Path) -> Non
 def test_load_raises_for_missing_or_empty_directory(tmp_path: Path) -> None:
     assert "is not a directory" in str(_problems(tmp_path / "missing"))
     assert "contains no *.yaml price files" in str(_problems(tmp_path))
+
+
+def test_entry_answers_the_same_from_its_memo_and_keeps_it_bounded() -> None:
+    registry = Registry.load()
+    first = registry.entry("openai", "gpt-4o-mini-2024-07-18")
+    assert first is not None
+    assert first.id == "gpt-4o-mini"
+    assert registry.entry("openai", "gpt-4o-mini-2024-07-18") is first
+    assert registry.entry("openai", "gpt-99") is None
+    for index in range(10_000):  # names come from clients: the memo must not grow with them
+        assert registry.entry("openai", f"no-such-model-{index}") is None
+    assert len(registry._resolved) <= 4096
+    assert registry.entry("openai", "gpt-4o-mini-2024-07-18") is first

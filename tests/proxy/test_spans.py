@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.propagate import extract
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode
 
 from proxy.spans import CallSpan, SpanStarter, global_starter
@@ -137,3 +144,34 @@ def test_global_starter_follows_the_global_provider(monkeypatch):
     span.end()
     assert [s.name for s in exporter.get_finished_spans()] == ["s"]
     assert global_starter("llmobserve", "0.1.0") is global_starter("llmobserve", "0.1.0")
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+        None,
+    ],
+    ids=["parent-sampled", "parent-not-sampled", "root"],
+)
+@pytest.mark.parametrize("sampler", [None, ParentBased(ALWAYS_ON), TraceIdRatioBased(1.0)])
+def test_span_starter_decides_as_the_tracers_sampler(
+    traceparent: str | None, sampler: Sampler | None
+) -> None:
+    # The default sampler is decided without the SDK's machinery: same answers, same state.
+    carrier = {"traceparent": traceparent, "tracestate": "vendor=a"} if traceparent else {}
+    context = extract(carrier)
+    provider, _ = _provider(**({"sampler": sampler} if sampler else {}))
+    tracer = provider.get_tracer("t")
+    stock = tracer.start_span("chat", context=context, kind=SpanKind.CLIENT, attributes=START)
+    ours = SpanStarter(tracer).start("chat", context, SpanKind.CLIENT, dict(START))
+    assert type(ours) is CallSpan or type(ours) is type(stock)
+    assert ours.is_recording() == stock.is_recording()
+    mine, theirs = ours.get_span_context(), stock.get_span_context()
+    assert (mine.trace_flags, mine.trace_state) == (theirs.trace_flags, theirs.trace_state)
+    if traceparent:
+        assert mine.trace_id == theirs.trace_id
+    if ours.is_recording():
+        assert isinstance(ours, CallSpan)
+        assert dict(ours.attributes or {}) == dict(START)

@@ -331,6 +331,7 @@ def test_non_loopback_clients_are_refused_without_a_token(client, monkeypatch):
         (b"x-custom", b"a\x7fb"),
         (b"bad name", b"v"),
         (b"x:y", b"v"),
+        (b"x\ty", b"v"),
         (b"", b"v"),
         (TARGET_URL_HEADER.encode(), b"https://api.openai.com/v1/chat\r\nHost: evil"),
     ],
@@ -603,3 +604,19 @@ def test_json_error_bodies_are_valid_json_whatever_the_input(run_proxy):
     response = httpx.get(f"{proxy.url}/x", headers={TARGET_URL_HEADER: weird.encode()})
     assert response.status_code in (400, 403)
     json.loads(response.content)
+
+
+@pytest.mark.parametrize(
+    ("headers", "refused"),
+    [
+        ([(b"a", b"1"), (b"b", b"x\ty")], False),
+        ([(b"a", b"1"), (b"b\tc", b"2")], True),
+        ([(b"a\t", b"1")], True),
+        ([(b"a", b"1"), (b"b", b"2\x0b")], True),
+        ([], False),
+    ],
+)
+def test_header_refusal_checks_every_name_and_value(headers, refused):
+    from proxy.security import header_refusal
+
+    assert (header_refusal(headers) is not None) is refused
