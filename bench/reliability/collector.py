@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     rounds: dict[str, list[Result]] = {backend: [] for backend in backends}
     for round_ in range(args.rounds):
         for backend in backends:
-            result = run(args.requests, args.concurrency, backend=backend, drain=30)
+            try:
+                result = run(args.requests, args.concurrency, backend=backend, drain=30)
+            except RuntimeError as exc:  # a process of the run died (shared machine): once more
+                print(f"round {round_ + 1} {backend}: {exc}; repeating it", flush=True)
+                result = run(args.requests, args.concurrency, backend=backend, drain=30)
             rounds[backend].append(result)
             print(f"round {round_ + 1} {backend:12} p99 {result.p99_ms} ms", flush=True)
     print(
