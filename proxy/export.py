@@ -1,10 +1,11 @@
 """Span export that never holds up a proxied call: a bounded queue, counted drops, one warning.
 
-Calls end their span with `SpanQueue.on_end`, which only appends to a bounded in-memory queue;
-a background thread exports batches. When the backend is down, slow or black-holed (accepting
-and never answering), the queue fills and further spans are dropped: each is counted in
-`llmobserve.proxy.spans.dropped` (by `error.type`), the first drop of an outage logs one
-warning, and memory stays bounded by `OTEL_BSP_MAX_QUEUE_SIZE` spans.
+Calls end their span with `SpanQueue.on_end`, which only appends to a bounded in-memory queue
+(for the OTLP exporter, the span's encoded bytes); a background thread exports batches. When
+the backend is down, slow or black-holed (accepting and never answering), the queue fills and
+further spans are dropped: each is counted in `llmobserve.proxy.spans.dropped` (by
+`error.type`), the first drop of an outage logs one warning, and memory stays bounded by
+`OTEL_BSP_MAX_QUEUE_SIZE` spans.
 
 Why not the SDK's `BatchSpanProcessor`: it counts drops only when the SDK's internal metrics are
 switched on, repeats its queue-full warning every 20 s, and its `force_flush` ignores its
@@ -87,7 +88,7 @@ class SpanQueue(SpanProcessor):
         # batch): the queue then holds bytes, which the garbage collector never scans (queued
         # span objects filled its oldest generation while a slow backend kept the queue full),
         # and the export thread only joins bytes and sends them, so it no longer holds the GIL
-        # the event loop needs for milliseconds at a time (docs/benchmarks.md).
+        # the event loop needs for milliseconds at a time (docs/reliability.md).
         self._encode: Callable[[ReadableSpan], object] | None = None
         self._export_batch: Callable[[list[Any]], SpanExportResult] = exporter.export
         if isinstance(exporter, FastOTLPExporter):

@@ -4,8 +4,10 @@
 `opentelemetry.exporter.otlp.proto.common.trace_encoder.encode_spans(spans)`
 `.SerializePartialToString()` (a test compares the two on every kind of span and value) -
 without building a protobuf object per attribute. The stock encoder took about 80 µs for a
-proxied call's span on the reference machine, in the export thread, holding the GIL the event
-loop needs; this one takes a fraction of it (docs/benchmarks.md).
+proxied call's span on the reference machine; this one takes a fraction of it
+(docs/benchmarks.md). `SpanQueue` has each span encoded as it ends (`encode_span`) and its
+export thread only `join`s the bytes, so that thread no longer holds the GIL the event loop
+needs while it encodes a batch (docs/reliability.md).
 
 Wire format: https://protobuf.dev/programming-guides/encoding/ ; messages:
 opentelemetry-proto `collector/trace/v1/trace_service.proto`, `trace/v1/trace.proto`,
