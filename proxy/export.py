@@ -1,10 +1,11 @@
 """Span export that never holds up a proxied call: a bounded queue, counted drops, one warning.
 
-Calls end their span with `SpanQueue.on_end`, which only appends to a bounded in-memory queue;
-a background thread exports batches. When the backend is down, slow or black-holed (accepting
-and never answering), the queue fills and further spans are dropped: each is counted in
-`llmobserve.proxy.spans.dropped` (by `error.type`), the first drop of an outage logs one
-warning, and memory stays bounded by `OTEL_BSP_MAX_QUEUE_SIZE` spans.
+Calls end their span with `SpanQueue.on_end`, which only appends to a bounded in-memory queue
+(for the OTLP exporter, the span's encoded bytes); a background thread exports batches. When
+the backend is down, slow or black-holed (accepting and never answering), the queue fills and
+further spans are dropped: each is counted in `llmobserve.proxy.spans.dropped` (by
+`error.type`), the first drop of an outage logs one warning, and memory stays bounded by
+`OTEL_BSP_MAX_QUEUE_SIZE` spans.
 
 Why not the SDK's `BatchSpanProcessor`: it counts drops only when the SDK's internal metrics are
 switched on, repeats its queue-full warning every 20 s, and its `force_flush` ignores its
@@ -19,15 +20,16 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from opentelemetry.context import Context
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context, attach, set_value
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from llmobserve.exporting import build_resource, build_span_exporters
-from proxy.otlp import fast_exporter
+from proxy.otlp import FastOTLPExporter, fast_exporter
 from proxy.protocol import SERVICE_NAME
 from semconv import (
     ERROR_TYPE,
@@ -82,10 +84,20 @@ class SpanQueue(SpanProcessor):
         schedule_delay: float = 5.0,
     ) -> None:
         self._exporter = exporter
+        # OTLP spans are encoded as they end, on the caller's thread (~14 µs each, as in a
+        # batch): the queue then holds bytes, which the garbage collector never scans (queued
+        # span objects filled its oldest generation while a slow backend kept the queue full),
+        # and the export thread only joins bytes and sends them, so it no longer holds the GIL
+        # the event loop needs for milliseconds at a time (docs/reliability.md).
+        self._encode: Callable[[ReadableSpan], object] | None = None
+        self._export_batch: Callable[[list[Any]], SpanExportResult] = exporter.export
+        if isinstance(exporter, FastOTLPExporter):
+            self._encode = exporter.encode_span
+            self._export_batch = exporter.export_encoded
         self._max_queue = max_queue_size
         self._batch = min(max_export_batch_size, max_queue_size)
         self._delay = schedule_delay
-        self._queue: deque[ReadableSpan] = deque()
+        self._queue: deque[object] = deque()  # spans, or their encoding
         self._lock = threading.Condition()
         self._exporting = False
         self._flush_requests = 0
@@ -110,12 +122,25 @@ class SpanQueue(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         if not (span.context and span.context.trace_flags.sampled):
             return
+        if len(self._queue) >= self._max_queue:
+            # Checked without the lock first, so that a span about to be dropped (the common
+            # case while the backend is away) is not encoded for nothing.
+            self._drop(1, "shutdown" if self._stopping else "queue_full")
+            return
+        item: object = span
+        if self._encode is not None:
+            try:
+                item = self._encode(span)
+            except Exception:  # neither encoder could: that span only is lost, and counted
+                log.debug("could not encode a span", exc_info=True)
+                self._drop(1, "export_failed")
+                return
         with self._lock:
             reason = "shutdown" if self._stopping else None
             if reason is None and len(self._queue) >= self._max_queue:
                 reason = "queue_full"
             if reason is None:
-                self._queue.append(span)
+                self._queue.append(item)
                 if len(self._queue) >= self._batch:
                     self._lock.notify_all()
                 return
@@ -140,6 +165,9 @@ class SpanQueue(SpanProcessor):
             log.debug("could not count dropped spans", exc_info=True)
 
     def _work(self) -> None:
+        # The exporter's own HTTP calls must not be traced (as the SDK's processors do it):
+        # this thread only exports, so its context says so for good.
+        attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         while True:
             with self._lock:
                 self._lock.wait_for(
@@ -164,9 +192,9 @@ class SpanQueue(SpanProcessor):
                 self._exporting = False
                 self._lock.notify_all()
 
-    def _export(self, batch: list[ReadableSpan]) -> None:
+    def _export(self, batch: list[object]) -> None:
         try:
-            result = self._exporter.export(batch)
+            result = self._export_batch(batch)
         except Exception as exc:
             _CAUSES.last = f"{type(exc).__name__}: {exc}"[:500]
             result = SpanExportResult.FAILURE

@@ -4,8 +4,10 @@
 `opentelemetry.exporter.otlp.proto.common.trace_encoder.encode_spans(spans)`
 `.SerializePartialToString()` (a test compares the two on every kind of span and value) -
 without building a protobuf object per attribute. The stock encoder took about 80 µs for a
-proxied call's span on the reference machine, in the export thread, holding the GIL the event
-loop needs; this one takes a fraction of it (docs/benchmarks.md).
+proxied call's span on the reference machine; this one takes a fraction of it
+(docs/benchmarks.md). `SpanQueue` has each span encoded as it ends (`encode_span`) and its
+export thread only `join`s the bytes, so that thread no longer holds the GIL the event loop
+needs while it encodes a batch (docs/reliability.md).
 
 Wire format: https://protobuf.dev/programming-guides/encoding/ ; messages:
 opentelemetry-proto `collector/trace/v1/trace_service.proto`, `trace/v1/trace.proto`,
@@ -22,6 +24,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -30,6 +33,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status
 
 log = logging.getLogger(__name__)
+_STOCK_LOG = logging.getLogger(OTLPSpanExporter.__module__)
 
 _DOUBLE = struct.Struct("<d").pack
 _FIXED64 = struct.Struct("<Q").pack
@@ -146,6 +150,40 @@ def _status(status: Status | None) -> bytes:
     return _field(0x7A, payload)
 
 
+EncodedSpan = tuple[Resource, InstrumentationScope | None, bytes]
+"""A span's `Span` message (field 2 of `ScopeSpans`), with its resource and scope."""
+
+
+def _group(
+    groups: list[tuple[Resource, list[tuple[InstrumentationScope | None, list[bytes]]]]],
+    resource: Resource,
+    scope: InstrumentationScope | None,
+) -> list[bytes]:
+    """The list a span of `resource` and `scope` goes in, added if new. Equal resources (and
+    scopes) share one, as they share a dict key in the stock encoder; identity is tried first
+    because equality hashes JSON."""
+    scopes = next((g for r, g in groups if r is resource), None)
+    if scopes is None:
+        scopes = next((g for r, g in groups if r == resource), None)
+        if scopes is None:
+            scopes = []
+            groups.append((resource, scopes))
+    found = next((b for s, b in scopes if s is scope), None)
+    if found is None:
+        found = next((b for s, b in scopes if s == scope), None)
+        if found is None:
+            found = []
+            scopes.append((scope, found))
+    return found
+
+
+def _stock_span(span: ReadableSpan) -> bytes:
+    """`span` as the stock encoder writes it (raises what it raises)."""
+    request = encode_spans([span])
+    message = request.resource_spans[0].scope_spans[0].spans[0]
+    return _field(0x12, message.SerializePartialToString())
+
+
 class SpanEncoder:
     """`ExportTraceServiceRequest` bytes for a batch of spans; one per exporter (it caches the
     encoding of resources, scopes and recurring attributes)."""
@@ -156,29 +194,32 @@ class SpanEncoder:
         self._scopes: dict[int, tuple[InstrumentationScope | None, bytes]] = {}
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
+        return self.join([self.encode_span(span) for span in spans])
+
+    def encode_span(self, span: ReadableSpan) -> EncodedSpan:
+        """One span's bytes, with what `join` groups them by. Costs the same as encoding the
+        span in a batch; done as the span ends, the export thread only has to `join`."""
+        try:
+            data = self._span(span)
+        except Exception:
+            log.exception("OTLP encoding of a span failed; the stock encoder takes it")
+            data = _stock_span(span)
+        return span.resource, span.instrumentation_scope or None, data
+
+    def join(self, encoded: Sequence[EncodedSpan]) -> bytes:
+        """The `ExportTraceServiceRequest` of spans from `encode_span`."""
         # Grouped as the stock encoder groups them: by resource, then scope, first seen first.
         groups: list[tuple[Resource, list[tuple[InstrumentationScope | None, list[bytes]]]]] = []
-        for span in spans:
-            resource = span.resource
-            scope = span.instrumentation_scope or None
-            scopes = next((g for r, g in groups if r is resource), None)
-            if scopes is None:
-                scopes = next((g for r, g in groups if r == resource), None)
-                if scopes is None:
-                    scopes = []
-                    groups.append((resource, scopes))
-            found = next((b for s, b in scopes if s is scope), None)
-            if found is None:
-                found = next((b for s, b in scopes if s == scope), None)
-                if found is None:
-                    found = []
-                    scopes.append((scope, found))
-            found.append(self._span(span))
+        last: tuple[Resource | None, InstrumentationScope | None, list[bytes]] = (None, None, [])
+        for resource, scope, data in encoded:
+            if resource is not last[0] or scope is not last[1]:
+                last = (resource, scope, _group(groups, resource, scope))
+            last[2].append(data)
         out = []
         for resource, scopes in groups:
             scope_spans = b"".join(
-                _field(0x12, self._scope(scope) + b"".join(encoded) + _schema(scope))
-                for scope, encoded in scopes
+                _field(0x12, self._scope(scope) + b"".join(spans) + _schema(scope))
+                for scope, spans in scopes
             )
             body = self._resource(resource) + scope_spans + _schema(resource)
             out.append(_field(0x0A, body))
@@ -286,17 +327,36 @@ class FastOTLPExporter(SpanExporter):
         self._encoder = SpanEncoder()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        exporter = self._exporter
-        if exporter._shutdown:
-            return exporter.export(spans)  # it logs and refuses
+        if self._exporter._shutdown:
+            return self._exporter.export(spans)  # it logs and refuses
         try:
             data = self._encoder.encode(spans)
         except Exception:
             log.exception("OTLP encoding failed; the stock encoder takes this batch")
-            return exporter.export(spans)
+            return self._exporter.export(spans)
+        return self._send(data)
+
+    def encode_span(self, span: ReadableSpan) -> EncodedSpan:
+        """Encode one span now (`SpanQueue` does it as the span ends), for `export_encoded`."""
+        return self._encoder.encode_span(span)
+
+    def export_encoded(self, batch: Sequence[EncodedSpan]) -> SpanExportResult:
+        """`export` of spans already encoded by `encode_span`."""
+        if self._exporter._shutdown:
+            return self._exporter.export([])  # it logs and refuses
+        return self._send(self._encoder.join(batch))
+
+    def _send(self, data: bytes) -> SpanExportResult:
+        exporter = self._exporter
         limit = exporter._max_request_size
-        if limit > 0 and len(data) > limit:
-            return exporter.export(spans)  # it logs and drops the batch
+        if 0 < limit < len(data):
+            # As the stock exporter: the batch is dropped, with its warning (same logger).
+            _STOCK_LOG.warning(
+                "Dropping span batch: serialized size %d bytes exceeds max_request_size %d bytes.",
+                len(data),
+                limit,
+            )
+            return SpanExportResult.FAILURE
         result = exporter._client.export(data)
         return SpanExportResult.SUCCESS if result.success else SpanExportResult.FAILURE
 

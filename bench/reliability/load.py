@@ -323,6 +323,10 @@ def run(
         while spans < requests and time.monotonic() < deadline:
             time.sleep(0.25)
             spans = _sink_count(sink_port)
+        if proxy.poll() is not None:  # e.g. its port was taken between free_port and bind
+            log.seek(0)
+            tail = log.read()[-2000:].decode(errors="replace")
+            raise RuntimeError(f"the proxy exited with {proxy.returncode} during the run:\n{tail}")
         status = Path(f"/proc/{proxy.pid}/status").read_text()
         peak = next(
             int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")

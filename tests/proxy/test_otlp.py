@@ -124,6 +124,7 @@ def test_fast_exporter_posts_the_stock_bytes_with_the_exporters_own_settings():
     server = http.server.HTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    _Receiver.bodies.clear()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
         stock = OTLPSpanExporter(endpoint=url, compression=Compression.Gzip)
@@ -144,3 +145,47 @@ def test_fast_exporter_posts_the_stock_bytes_with_the_exporters_own_settings():
 def test_fast_exporter_leaves_other_exporters_as_they_are():
     console = ConsoleSpanExporter()
     assert fast_exporter(console) is console
+
+
+def test_span_encoder_joins_spans_encoded_one_at_a_time_into_the_stock_bytes():
+    spans = _spans()
+    encoder = SpanEncoder()
+    encoded = [encoder.encode_span(span) for span in spans]
+    assert encoder.join(encoded) == encode_spans(spans).SerializePartialToString()
+    reordered = encoded[::-1]  # groups follow first appearance, as the stock encoder's
+    assert encoder.join(reordered) == encode_spans(spans[::-1]).SerializePartialToString()
+
+
+def test_span_encoder_leaves_a_span_it_cannot_encode_to_the_stock_encoder(monkeypatch):
+    spans = _spans()
+    encoder = SpanEncoder()
+
+    def broken(span: ReadableSpan) -> bytes:
+        raise ValueError("encoder bug")
+
+    monkeypatch.setattr(encoder, "_span", broken)
+    encoded = [encoder.encode_span(span) for span in spans]
+    assert encoder.join(encoded) == encode_spans(spans).SerializePartialToString()
+
+
+def test_fast_exporter_exports_encoded_spans_and_keeps_the_size_limit(caplog):
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Receiver.bodies.clear()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+        exporter = FastOTLPExporter(OTLPSpanExporter(endpoint=url))
+        spans = _spans()
+        encoded = [exporter.encode_span(span) for span in spans]
+        assert exporter.export_encoded(encoded) is SpanExportResult.SUCCESS
+        small = FastOTLPExporter(OTLPSpanExporter(endpoint=url, max_request_size=64))
+        assert small.export_encoded(encoded) is SpanExportResult.FAILURE
+        assert "exceeds max_request_size" in caplog.text
+        exporter.shutdown()
+        assert exporter.export_encoded(encoded) is SpanExportResult.FAILURE
+    finally:
+        server.shutdown()
+        server.server_close()
+    ((_, body),) = _Receiver.bodies
+    assert body == encode_spans(spans).SerializePartialToString()
