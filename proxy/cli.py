@@ -42,9 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     # uvicorn finishes in-flight calls on SIGTERM, then re-raises the signal once it has
     # restored the previous handler; this one turns that into a clean exit (status 0).
     signal.signal(signal.SIGTERM, lambda *_: None)
-    # Spans are encoded in the export thread, which holds the GIL the event loop needs: batches
-    # of 128 rather than the SDK's 512 keep that to ~2 ms at a time (p99 at 1,000 req/s: 3 ms
-    # instead of 11, docs/benchmarks.md). Workers inherit the environment.
+    # Batches of 128 rather than the SDK's 512: smaller POSTs from the export thread, which
+    # shares the GIL with the event loop (docs/benchmarks.md). Workers inherit the environment.
     os.environ.setdefault("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", str(EXPORT_BATCH_SIZE))
     uvicorn.run(
         "proxy.app:server_app",
