@@ -171,9 +171,12 @@ def _partial_marker(data: bytes, line_start: bool) -> int:
 
 
 class SyncCostStream:
-    def __init__(self, inner: Any, frames: tuple[Frame, ...]) -> None:
+    """An httpx-like response stream seen through a `BodyTap` that takes the cost report off
+    (`CommentFilter` for SSE, `CostMessageFilter` for AWS event streams)."""
+
+    def __init__(self, inner: Any, tap: BodyTap) -> None:
         self._inner = inner
-        self._filter = CommentFilter(frames)
+        self._filter = tap
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._inner:
@@ -189,9 +192,9 @@ class SyncCostStream:
 
 
 class AsyncCostStream:
-    def __init__(self, inner: Any, frames: tuple[Frame, ...]) -> None:
+    def __init__(self, inner: Any, tap: BodyTap) -> None:
         self._inner = inner
-        self._filter = CommentFilter(frames)
+        self._filter = tap
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._inner:
@@ -225,11 +228,15 @@ def read_back(
         del response.headers[COST_HEADER_NAME]
         apply_report(frames, report)
         return
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
-        response.stream = _stream_class(stream_base, is_async)(response.stream, frames)
-    elif frames and response.headers.get("content-type", "").startswith(EVENT_STREAM_TYPE):
-        stream_class = _tap_stream_class(stream_base, is_async)
-        response.stream = stream_class(response.stream, CostMessageFilter(frames))
+    content_type = response.headers.get("content-type", "")
+    tap: BodyTap
+    if content_type.startswith("text/event-stream"):
+        tap = CommentFilter(frames)
+    elif frames and content_type.startswith(EVENT_STREAM_TYPE):
+        tap = CostMessageFilter(frames)
+    else:
+        return
+    response.stream = _stream_class(stream_base, is_async)(response.stream, tap)
 
 
 def read_report(frames: tuple[Frame, ...], report: str | None, content_type: str) -> BodyTap | None:
@@ -343,47 +350,3 @@ class CostMessageFilter:
             apply_report(self._frames, self._report.decode("utf-8", "replace"))
             self._report = None
         return held
-
-
-class _SyncTapStream:
-    """An httpx-like response stream seen through a `BodyTap` (AWS event streams)."""
-
-    def __init__(self, inner: Any, tap: BodyTap) -> None:
-        self._inner = inner
-        self._tap = tap
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._inner:
-            out = self._tap.feed(chunk)
-            if out:
-                yield out
-        rest = self._tap.close()
-        if rest:
-            yield rest
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class _AsyncTapStream:
-    def __init__(self, inner: Any, tap: BodyTap) -> None:
-        self._inner = inner
-        self._tap = tap
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._inner:
-            out = self._tap.feed(chunk)
-            if out:
-                yield out
-        rest = self._tap.close()
-        if rest:
-            yield rest
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-@functools.cache
-def _tap_stream_class(base: type, is_async: bool) -> type:
-    mixin = _AsyncTapStream if is_async else _SyncTapStream
-    return type(mixin.__name__, (mixin, base), {})
