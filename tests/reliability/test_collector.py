@@ -219,14 +219,17 @@ def test_proxied_calls_keep_their_latency_whatever_the_backend_does(
     observed = p99(values)
     if kind == "healthy":
         healthy_p99["p99"] = observed
-        assert dropped(reader) == {}
+        # A healthy sink never fails an export. (A queue of 64 may still overflow for a moment
+        # when other work starves the export thread of CPU: that is the bound doing its job.)
+        assert "export_failed" not in dropped(reader)
         return
     baseline = healthy_p99.get("p99")
     assert baseline is not None, "the healthy case runs first"
     # Generous: client, proxy and servers share one process and two cores here, so p99 is noisy
-    # (27-82 ms healthy on this machine). What this catches is a call waiting on export, which
-    # costs seconds (the exporter's timeout); bench/reliability/collector.py measures the gap.
-    assert observed < max(3 * baseline, baseline + 0.1), (kind, observed, baseline)
+    # (27-82 ms healthy on a quiet machine, several times that under load). What this catches
+    # is a call waiting on export, which costs seconds (the exporter's 2 s timeout);
+    # bench/reliability/collector.py measures the gap on separate processes.
+    assert observed < max(3 * baseline, baseline + 0.5), (kind, observed, baseline)
     if kind != "slow":  # a slow backend may keep up with this load; the others cannot
         drops = dropped(reader)
         assert sum(drops.values()) > 0
