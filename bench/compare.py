@@ -25,13 +25,12 @@ from bench.processes import (
     Service,
     ServiceGroup,
     clean_environment,
-    cores,
     free_port,
     pin_current_thread,
     pinned,
 )
 from bench.report import median, ms, percentile
-from bench.run import proxy_environment
+from bench.run import proxy_environment, start_side_by_side
 from bench.scenarios import BURST_QUERY, rotated
 
 
@@ -88,42 +87,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0)
     args = parser.parse_args(argv)
-    all_cpus = cores()
-    proxy_cpus, load_cpus = all_cpus[:1], all_cpus[1:] or all_cpus
     with ServiceGroup() as group:
-        up, sink = free_port(), free_port()
-        upstream = group.start(
-            Service("upstream", ["-m", "bench.upstream", "--port", str(up)], up, cpus=load_cpus)
-        )
-        group.start(
-            Service("sink", ["-m", "bench.sink", "--port", str(sink)], sink, cpus=load_cpus)
-        )
-        env = proxy_environment(upstream.url, f"http://127.0.0.1:{sink}")
-        bare, ours = free_port(), free_port()
-        group.start(
-            Service(
-                "bare",
-                ["-m", "bench.bare", "--port", str(bare), "--upstream", upstream.url],
-                bare,
-                cpus=proxy_cpus,
-            )
-        )
-        group.start(
-            Service(
-                "ours",
-                ["-m", "proxy.cli", "--port", str(ours), "--workers", "1"],
-                ours,
-                cpus=proxy_cpus,
-                env=env,
-                ready_path="/health",
-            )
-        )
+        started = start_side_by_side(group)
+        proxy_cpus, load_cpus = started.proxy_cpus, started.load_cpus
+        bare, ours = started.bare_port, started.ours_port
         path = "/openai/v1/chat/completions"
         targets = [Target("bare", bare, path), Target("ours", ours, path)]
         if args.baseline is not None:
             before = free_port()
             group.start(
-                _Checkout("before", args.baseline, before, proxy_cpus, clean_environment(env))
+                _Checkout(
+                    "before",
+                    args.baseline,
+                    before,
+                    proxy_cpus,
+                    clean_environment(proxy_environment(started.upstream.url, started.sink.url)),
+                )
             )
             targets.append(Target("before", before, path))
         for service in group.services:

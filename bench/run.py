@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,21 @@ def _plan(args: argparse.Namespace) -> Plan:
     return QUICK if args.quick else FULL
 
 
-def _start(group: ServiceGroup, plan: Plan) -> tuple[Rig, list[int]]:
+@dataclass(frozen=True)
+class SideBySide:
+    """The processes every comparison needs, started but not yet ready."""
+
+    upstream: Service
+    sink: Service
+    bare_port: int
+    ours_port: int
+    proxy_cpus: list[int]
+    load_cpus: list[int]
+
+
+def start_side_by_side(group: ServiceGroup) -> SideBySide:
+    """The fake upstream and the sink on the load core(s); the bare pass-through and our proxy
+    (one worker, tracing on, exporting to the sink) on the first core."""
     all_cpus = cores()
     proxy_cpus = all_cpus[:1]
     load_cpus = all_cpus[1:] or all_cpus
@@ -68,6 +83,14 @@ def _start(group: ServiceGroup, plan: Plan) -> tuple[Rig, list[int]]:
             ready_path="/health",
         )
     )
+    return SideBySide(upstream, sink, bare_port, ours_port, proxy_cpus, load_cpus)
+
+
+def _start(group: ServiceGroup, plan: Plan) -> tuple[Rig, list[int]]:
+    started = start_side_by_side(group)
+    upstream, upstream_port = started.upstream, started.upstream.port
+    bare_port, ours_port = started.bare_port, started.ours_port
+    proxy_cpus, load_cpus, all_cpus = started.proxy_cpus, started.load_cpus, cores()
     for service in group.services:
         service.wait_ready()
     rig = Rig(

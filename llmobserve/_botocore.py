@@ -237,31 +237,7 @@ def _text(value: str | bytes) -> str:
 
 def _begin(request: Any, span: Any) -> DirectCall | None:
     """Start metering a call to AWS; its body is read, never rewritten (it is signed)."""
-    body = request.body
-    if body is None:
-        data = b""
-    elif isinstance(body, bytes | bytearray):
-        data = bytes(body)
-    elif isinstance(body, str):
-        data = body.encode()
-    else:
-        return None  # a file or a stream (uploads): not read here
-    try:
-        parts = urlsplit(request.url)
-        return direct.begin(
-            request.method,
-            scheme=parts.scheme,
-            host=parts.hostname or "",
-            port=parts.port,
-            path=parts.path,
-            body=data,
-            parent=span,
-            inject_stream_usage=False,
-            headers=request.headers,
-        )
-    except Exception:
-        log.exception("llmobserve: direct-mode metering could not start")
-        return None
+    return direct.begin_prepared(request, parent=span, may_rewrite=False)
 
 
 def _pop_header(response: Any, name: str) -> str | None:

@@ -17,7 +17,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -153,6 +153,40 @@ def begin(
         span_name(method, host, endpoint, facts), ctx, SpanKind.CLIENT, attributes
     )
     return DirectCall(span, provider.id, endpoint, facts, active_frames())
+
+
+def begin_prepared(request: Any, *, parent: Span | None, may_rewrite: bool) -> DirectCall | None:
+    """`begin` for a prepared request with `method`, `url`, `headers` and a `body` that is
+    None, bytes or text (requests' `PreparedRequest`, botocore's `AWSPreparedRequest`).
+
+    `may_rewrite`: a stream may be asked for its usage (the body rewritten) unless the request
+    is signed. A body that is a file or a generator (an upload) is not read: None. Never
+    raises."""
+    body = request.body
+    if body is None:
+        data = b""
+    elif isinstance(body, bytes | bytearray):
+        data = bytes(body)
+    elif isinstance(body, str):
+        data = body.encode()
+    else:
+        return None
+    try:
+        parts = urlsplit(request.url)
+        return begin(
+            request.method,
+            scheme=parts.scheme,
+            host=parts.hostname or "",
+            port=parts.port,
+            path=parts.path,
+            body=data,
+            parent=parent,
+            inject_stream_usage=may_rewrite and not is_signed(request.headers),
+            headers=request.headers,
+        )
+    except Exception:
+        log.exception("llmobserve: direct-mode metering could not start")
+        return None
 
 
 class _DirectTap:

@@ -154,32 +154,8 @@ class RequestsPatch:
 
 def _begin(request: Any) -> DirectCall | None:
     """Start metering a request to a provider whose body is bytes (as httpx's direct mode)."""
-    body = request.body
-    if body is None:
-        data = b""
-    elif isinstance(body, bytes | bytearray):
-        data = bytes(body)
-    elif isinstance(body, str):
-        data = body.encode()
-    else:
-        return None  # a generator or a file: not read here
-    try:
-        parts = urlsplit(request.url)
-        # Asking a stream for its usage rewrites the body: never a signed one.
-        return direct.begin(
-            request.method,
-            scheme=parts.scheme,
-            host=parts.hostname or "",
-            port=parts.port,
-            path=parts.path,
-            body=data,
-            parent=None,  # the current span: the requests instrumentation's HTTP span
-            inject_stream_usage=not direct.is_signed(request.headers),
-            headers=request.headers,
-        )
-    except Exception:
-        log.exception("llmobserve: direct-mode metering could not start")
-        return None
+    # The parent is the current span: the requests instrumentation's HTTP span.
+    return direct.begin_prepared(request, parent=None, may_rewrite=True)
 
 
 def _strip_our_baggage(headers: Any) -> None:

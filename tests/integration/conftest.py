@@ -126,7 +126,9 @@ def start_simulator_process() -> tuple[str, Service]:
     return url, Service(cli, f"{url}/health")
 
 
-def start_proxy_process(simulator_url: str, otlp_url: str) -> tuple[str, Service]:
+def start_proxy_process(simulator_url: str, otlp_url: str, **more_env: str) -> tuple[str, Service]:
+    """`llmobserve-proxy` sending the providers to the simulator and its telemetry to
+    `otlp_url`; `more_env` overrides the defaults (metrics off: Jaeger takes traces only)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -135,7 +137,8 @@ def start_proxy_process(simulator_url: str, otlp_url: str) -> tuple[str, Service
         ),
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_url,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
-        "OTEL_METRICS_EXPORTER": "none",  # Jaeger takes traces only
+        "OTEL_METRICS_EXPORTER": "none",
+        **more_env,
     }
     cli = [sys.executable, "-m", "proxy.cli", "--host", "127.0.0.1", "--port", str(port)]
     return url, Service(cli, f"{url}/health", env)

@@ -3,7 +3,6 @@ endpoint serves them: cost to the cent of the calls made, counts, token sums, un
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -11,12 +10,11 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from llmobserve._servers import free_port
 from tests.integration.conftest import (
     Collector,
     OtlpSink,
-    Service,
     parse_prometheus,
+    start_proxy_process,
     start_simulator_process,
 )
 
@@ -32,22 +30,6 @@ def collector() -> Iterator[Collector]:
         collector = Collector(sink.url, sink.url)
         yield collector
         collector.service.stop()
-
-
-def start_proxy(simulator_url: str, otlp_url: str) -> tuple[str, Service]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        "LLMOBSERVE_UPSTREAM_OVERRIDES": (
-            f"api.openai.com={simulator_url},api.anthropic.com={simulator_url}"
-        ),
-        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_url,
-        "OTEL_METRICS_EXPORTER": "otlp",
-        # Never within the test: what reaches the Collector is the flush at shutdown.
-        "OTEL_METRIC_EXPORT_INTERVAL": "3600000",
-    }
-    cli = [sys.executable, "-m", "proxy.cli", "--host", "127.0.0.1", "--port", str(port)]
-    return url, Service(cli, f"{url}/health", env)
 
 
 def make_calls(proxy_url: str) -> None:
@@ -104,7 +86,13 @@ def by(samples: list[tuple[dict[str, str], float]], *labels: str) -> dict[tuple[
 def test_proxy_metrics_reach_prometheus_through_the_collector(collector: Collector) -> None:
     simulator_url, simulator = start_simulator_process()
     try:
-        proxy_url, proxy = start_proxy(simulator_url, collector.otlp_url)
+        proxy_url, proxy = start_proxy_process(
+            simulator_url,
+            collector.otlp_url,
+            OTEL_METRICS_EXPORTER="otlp",
+            # Never within the test: what reaches the Collector is the flush at shutdown.
+            OTEL_METRIC_EXPORT_INTERVAL="3600000",
+        )
         try:
             make_calls(proxy_url)
         finally:

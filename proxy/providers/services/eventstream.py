@@ -166,9 +166,14 @@ def encode_message(headers: Mapping[str, str], payload: bytes) -> bytes:
     encoded = b"".join(parts)
     if len(encoded) > MAX_HEADERS_BYTES or len(payload) > MAX_PAYLOAD_BYTES:
         raise ValueError("message larger than event-stream readers accept")
-    total = PRELUDE_BYTES + len(encoded) + len(payload) + 4
-    prelude = struct.pack(">II", total, len(encoded))
-    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
+    return _framed(encoded, payload)
+
+
+def _framed(encoded_headers: bytes, payload: bytes) -> bytes:
+    """Prelude (total and header lengths, their CRC32), headers, payload, message CRC32."""
+    total = PRELUDE_BYTES + len(encoded_headers) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(encoded_headers))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded_headers + payload
     return message + struct.pack(">I", zlib.crc32(message))
 
 
@@ -185,10 +190,7 @@ COST_MESSAGE_HEADERS: Final = encode_message(
 
 def cost_message(report: bytes) -> bytes:
     """The message carrying the proxy's cost report (JSON) at the end of a stream."""
-    total = PRELUDE_BYTES + len(COST_MESSAGE_HEADERS) + len(report) + 4
-    prelude = struct.pack(">II", total, len(COST_MESSAGE_HEADERS))
-    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + COST_MESSAGE_HEADERS + report
-    return message + struct.pack(">I", zlib.crc32(message))
+    return _framed(COST_MESSAGE_HEADERS, report)
 
 
 def prelude_lengths(prelude: bytes) -> tuple[int, int] | None:
