@@ -159,27 +159,48 @@ def _workers(results: dict[str, Any]) -> str:
 
 def _sdk(results: dict[str, Any]) -> str:
     s = results["sdk"]
+
+    def cpu(name: str) -> str:
+        value = s.get(f"cpu_added_{name}_us")
+        return "-" if value is None else fmt(value, 1)
+
     rows = [
-        ["`with section(...)`: enter + exit (mean)", fmt(s["section_us"], 1), "-"],
-        ["through our proxy, unpatched, by base URL", fmt(s["unpatched_proxy_us"], 1), "-"],
+        ["`with section(...)`: enter + exit (mean)", fmt(s["section_us"], 1), "-", "-"],
+        ["through our proxy, unpatched, by base URL", fmt(s["unpatched_proxy_us"], 1), "-", "-"],
         [
             "through our proxy, patched (proxy mode)",
             fmt(s["patched_proxy_us"], 1),
             fmt(s["added_proxy_us"], 1),
+            cpu("proxy"),
         ],
-        ["to the fake upstream, unpatched", fmt(s["unpatched_us"], 1), "-"],
+        ["to the fake upstream, unpatched", fmt(s["unpatched_us"], 1), "-", "-"],
         [
             "to the fake upstream, patched, metered in-process (direct mode)",
             fmt(s["patched_metered_us"], 1),
             fmt(s["added_metered_us"], 1),
+            cpu("metered"),
         ],
         [
             "to the fake upstream, patched, host not metered",
             fmt(s["patched_not_metered_us"], 1),
             fmt(s["added_not_metered_us"], 1),
+            cpu("not_metered"),
         ],
     ]
-    return "### SDK: one httpx2 POST, p50 (µs)\n\n" + table(("", "µs", "added µs"), rows)
+    note = (
+        "Added µs: p50 patched minus p50 unpatched, within a round. Through the proxy that "
+        "difference carries the proxy's own run-to-run spread (tens of µs either way); the CPU "
+        "column - the same call against an in-memory pool that answers at once, all threads "
+        "counted - is the SDK's cost alone."
+    )
+    header = ("", "µs", "added µs", "CPU µs added")
+    return "### SDK: one httpx2 POST, p50 (µs)\n\n" + table(header, rows) + "\n\n" + note
+
+
+def _sdk_added(sdk: dict[str, Any], name: str) -> str:
+    wall = f"{fmt(sdk[f'added_{name}_us'], 1)} µs p50"
+    cpu = sdk.get(f"cpu_added_{name}_us")
+    return wall if cpu is None else f"{wall}, {fmt(cpu, 1)} µs CPU"
 
 
 def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -244,13 +265,13 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         ),
         (
             "SDK patched call adds ≤ 0.2 ms (proxy mode)",
-            f"{fmt(sdk['added_proxy_us'], 1)} µs",
-            sdk["added_proxy_us"] <= 200,
+            _sdk_added(sdk, "proxy"),
+            max(sdk["added_proxy_us"], sdk.get("cpu_added_proxy_us", 0.0)) <= 200,
         ),
         (
             "SDK patched call adds ≤ 0.2 ms (direct mode, metered in-process)",
-            f"{fmt(sdk['added_metered_us'], 1)} µs",
-            sdk["added_metered_us"] <= 200,
+            _sdk_added(sdk, "metered"),
+            max(sdk["added_metered_us"], sdk.get("cpu_added_metered_us", 0.0)) <= 200,
         ),
         (
             "2 workers beat 1",

@@ -259,6 +259,31 @@ def test_read_request_asks_stream_for_usage_when_opted_in() -> None:
     }
 
 
+def test_read_request_adds_stream_options_to_the_clients_bytes_and_changes_nothing_else() -> None:
+    body = b'{ "stream" : true,\n  "model": "m", "messages": [{"content": "caf\\u00e9 1.50"}] }\n'
+
+    facts = _read(body)
+
+    assert facts.usage_injected
+    assert facts.body == (
+        b'{ "stream" : true,\n  "model": "m", "messages": [{"content": "caf\\u00e9 1.50"}] '
+        b',"stream_options":{"include_usage":true}}\n'
+    )
+
+
+def test_read_request_injects_into_a_utf16_body_as_valid_json() -> None:
+    body = json.dumps({"model": "m", "stream": True}).encode("utf-16")
+
+    facts = _read(body)
+
+    assert facts.usage_injected
+    assert json.loads(facts.body) == {
+        "model": "m",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+
 def test_read_request_keeps_existing_stream_options_members() -> None:
     body = _body({"model": "m", "stream": True, "stream_options": {"include_obfuscation": False}})
 
@@ -323,7 +348,14 @@ def test_read_request_keeps_body_when_injection_is_disabled() -> None:
 
 
 def test_read_request_keeps_non_ascii_text_as_utf8_when_rewriting() -> None:
-    body = _body({"model": "m", "stream": True, "messages": [{"content": "Ça coûte 5 €"}]})
+    body = _body(
+        {
+            "model": "m",
+            "stream": True,
+            "stream_options": {"include_obfuscation": False},  # rewritten, not spliced
+            "messages": [{"content": "Ça coûte 5 €"}],
+        }
+    )
 
     facts = _read(body)
 
