@@ -5,12 +5,14 @@ The stock exporter sends through `requests`, whose per-request Python work (sett
 from the environment, `.netrc` looked up, hooks, cookies, adapters) costs ~1.5 ms of CPU per
 batch of 512 spans on the reference machine; `http.client` ~0.2 ms. That work runs on the
 export thread, and every stretch of it holds the GIL the proxy's event loop (or the
-application's threads) waits for: it was most of the proxy's c=1 p99 (docs/benchmarks.md).
+application's threads) waits for: at c=1 the calls in flight during an export are the slowest
+ones (docs/benchmarks.md).
 
-`keep_alive_transport(exporter)` swaps it in only where it behaves as `requests` would: no
-proxy, CA-bundle or `.netrc` setting in the environment that `requests` would honour and this
-would not, and no credential-provider session. Everything else - retries, backoff,
-compression, headers, timeouts, logging - stays the stock exporter's (`_OTLPHTTPClient`).
+`keep_alive_transport(client)` swaps it in only where it behaves as `requests` would: the
+CA-bundle variables `requests` reads are honoured the same way, and with a proxy variable, a
+`.netrc` file or a credential-provider session in the environment `requests` stays. Everything
+else - retries, backoff, compression, headers, timeouts, logging - stays the stock exporter's
+(`_OTLPHTTPClient`).
 """
 
 from __future__ import annotations
@@ -230,6 +232,9 @@ def keep_alive_transport(client: object) -> bool:
     transport = getattr(client, "_transport", None)
     if type(transport) is not RequestsHTTPTransport or requests_specific_settings():
         return False
+    endpoint = getattr(client, "_endpoint", "")
+    if not isinstance(endpoint, str) or urlsplit(endpoint).username is not None:
+        return False  # `requests` sends the URL's user and password as basic auth
     session = transport._session
     verify: bool | str = session.verify if isinstance(session.verify, bool | str) else True
     if verify is True:  # as `requests.Session.merge_environment_settings`

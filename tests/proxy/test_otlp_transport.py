@@ -220,10 +220,11 @@ def test_built_exporters_verify_with_requests_ca_bundle_as_requests_would(monkey
     assert transport._verify == "/etc/ssl/corporate.pem"
 
 
-@pytest.mark.parametrize("setting", ["proxy", "netrc", "credential provider"])
+@pytest.mark.parametrize("setting", ["proxy", "netrc", "credential provider", "user in URL"])
 def test_built_exporters_keep_requests_where_it_would_apply_more(monkeypatch, tmp_path, setting):
     _clean(monkeypatch, tmp_path)
-    exporter = OTLPSpanExporter(endpoint="http://127.0.0.1:4318/v1/traces")
+    user = "tenant:secret@" if setting == "user in URL" else ""
+    exporter = OTLPSpanExporter(endpoint=f"http://{user}127.0.0.1:4318/v1/traces")
     if setting == "proxy":
         monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
     elif setting == "netrc":
