@@ -100,6 +100,6 @@ def _otlp_exporter(
         else OTLPSpanExporter()
     )
     # Sent with `http.client` instead of `requests` where that changes nothing but the CPU
-    # (~0.2 instead of ~1.5 ms a batch, all of it holding the GIL): `proxy.otlp_transport`.
+    # (~0.2 instead of ~1.5 ms a batch, most of it holding the GIL): `proxy.otlp_transport`.
     keep_alive_transport(getattr(otlp, "_client", None))
     return fast_exporter(otlp)
