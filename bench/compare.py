@@ -4,8 +4,9 @@ For work on the proxy's hot path: the full benchmark takes minutes and its req/s
 whatever else the shared machine runs, while the serving process's CPU time per request
 hardly does. This starts the fake upstream and the sink on the load core, then the bare
 pass-through, our proxy from this tree and - with `--baseline` - our proxy from another
-checkout (`git archive HEAD | tar -x -C DIR`) on the proxy core, and interleaves rounds of
-JSON at c=64, streams at c=64 and JSON at c=1 over them.
+checkout (`git archive HEAD | tar -x -C DIR`) on the proxy core - with `--minimal`, also the
+pass-through on a minimal upstream client (`bench.minimal`) - and interleaves rounds of JSON at
+c=64, streams at c=64 and JSON at c=1 over them.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ async def _measure(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__)
     parser.add_argument("--baseline", type=Path, help="another checkout to run as `before`")
+    parser.add_argument(
+        "--minimal", action="store_true", help="also the pass-through on a minimal client"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0)
     args = parser.parse_args(argv)
@@ -93,6 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         bare, ours = started.bare_port, started.ours_port
         path = "/openai/v1/chat/completions"
         targets = [Target("bare", bare, path), Target("ours", ours, path)]
+        if args.minimal:
+            port = free_port()
+            upstream = started.upstream.url
+            command = ["-m", "bench.minimal", "--port", str(port), "--upstream", upstream]
+            group.start(Service("minimal", command, port, cpus=proxy_cpus))
+            targets.append(Target("minimal", port, path))
         if args.baseline is not None:
             before = free_port()
             group.start(
