@@ -1,8 +1,10 @@
 """The bare pass-through: the fastest a Python proxy on our stack can forward a call.
 
-Same server stack as `llmobserve-proxy` (uvicorn, uvloop, httptools, a plain ASGI callable)
-and the same upstream client (one aiohttp session, no connection limit), but nothing else: no
-routing rules, no parsing, no span, no metrics. `/openai/...` goes to `{upstream}/...`.
+Same server stack as `llmobserve-proxy` (uvicorn, uvloop, httptools, a plain ASGI callable),
+one aiohttp session (no connection limit) as the upstream client - the reference issue 6 sets -
+and nothing else: no routing rules, no parsing, no span, no metrics. `/openai/...` goes to
+`{upstream}/...`. (The proxy has its own upstream client, `proxy/upstream.py`; `bench.minimal`
+is a pass-through on a minimal one.)
 
 `python -m bench.bare --port 8082 --upstream http://127.0.0.1:8081`
 """

@@ -3,9 +3,10 @@
 The same server stack as `bench.bare` (uvicorn, uvloop, httptools, a plain ASGI callable),
 but the upstream call is an `asyncio.Protocol` with httptools' response parser and a list of
 idle keep-alive connections - no TLS, no DNS, no timeouts, no flow control, no error mapping:
-a measurement, not a client to ship. `python -m bench.compare --minimal` runs it beside the
-bare pass-through and our proxy; the difference between the two pass-throughs is what
-aiohttp's request and response machinery costs a call (docs/benchmarks.md).
+a measurement of the floor. `python -m bench.compare --minimal` runs it beside the bare
+pass-through and our proxy; the difference between the two pass-throughs is what aiohttp's
+request and response machinery costs a call (docs/benchmarks.md). The proxy's own client,
+`proxy/upstream.py`, is this design with what a shipped client needs.
 
 `python -m bench.minimal --port 8083 --upstream http://127.0.0.1:8081`
 """

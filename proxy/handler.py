@@ -10,14 +10,14 @@ import asyncio
 import json
 import logging
 import os
+import socket
+import ssl
 from collections.abc import AsyncIterator
 from time import monotonic
 from typing import Any
 
-import aiohttp
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Tracer
-from yarl import URL
 
 from pricing import Registry
 from proxy.call import ProxiedCall
@@ -42,7 +42,8 @@ from proxy.security import ForbiddenAddress, exempt_hosts, request_refusal
 from proxy.settings import Settings
 from proxy.spans import SpanStarter
 from proxy.telemetry import attribution, call_attributes, span_name
-from proxy.watchdog import NOT_WAITING, Watch, Watchdog, WatchedConnector
+from proxy.upstream import UpstreamClient, UpstreamError, UpstreamResponse
+from proxy.watchdog import NOT_WAITING, Watch, Watchdog
 from semconv import (
     LLMOBSERVE_PROXY_ROUTE,
 )
@@ -63,7 +64,6 @@ _PROPAGATION_HEADERS = frozenset(
         SECTION_PATH_HEADER.encode(),
     }
 )
-_SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 _ROLLUP = ROLLUP_HEADER.encode()
 _ROLLUP_BUFFER = 1024 * 1024  # JSON bodies up to this size are read before the headers go out
 
@@ -82,36 +82,28 @@ class ProxyHandler:
         self._spans = SpanStarter(tracer)
         self._registry = registry
         self._metrics = metrics
-        self._session: aiohttp.ClientSession | None = None
+        self._client: UpstreamClient | None = None
         self._watchdog = Watchdog(
             connect_timeout=settings.connect_timeout, upstream_timeout=settings.upstream_timeout
         )
         self._propagation = Propagation(propagate.get_global_textmap())
 
     async def start(self) -> None:
-        if self._session is None:
+        if self._client is None:
             self._watchdog.start()
-            self._session = aiohttp.ClientSession(
-                connector=WatchedConnector(
-                    self._watchdog,
-                    limit=0,
-                    ttl_dns_cache=300,
-                    resolver=GuardedResolver(  # no loopback/private/metadata targets (SSRF)
-                        self._settings.allowed_networks, exempt_hosts(self._settings)
-                    ),
+            # No timer per call: the watchdog enforces LLMOBSERVE_CONNECT_TIMEOUT and
+            # LLMOBSERVE_UPSTREAM_TIMEOUT for all calls at once.
+            self._client = UpstreamClient(
+                GuardedResolver(  # no loopback/private/metadata targets (SSRF)
+                    self._settings.allowed_networks, exempt_hosts(self._settings)
                 ),
-                auto_decompress=False,  # forward bytes as the provider sent them
-                cookie_jar=aiohttp.DummyCookieJar(),  # never share cookies between clients
-                trust_env=False,
-                # No timer per call: the watchdog enforces LLMOBSERVE_CONNECT_TIMEOUT and
-                # LLMOBSERVE_UPSTREAM_TIMEOUT for all calls at once.
-                timeout=aiohttp.ClientTimeout(total=None),
+                connected=self._watchdog.connected,
             )
 
     async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
         await self._watchdog.stop()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -213,20 +205,16 @@ class ProxyHandler:
         )
         out_headers.append(("Host", target.host_header))
         out_headers.extend(inject(call.span))
-        assert self._session is not None, "ProxyHandler.start() was not awaited"
+        assert self._client is not None, "ProxyHandler.start() was not awaited"
         # The client may leave once its body is read; a streamed body reports that itself.
         watch = self._watchdog.watch(receive if isinstance(body, bytes) else None)
         if not isinstance(body, bytes):
             watch.uploading = True
             body = self._uploading(body, watch)
         try:
-            async with self._session.request(
-                method,
-                URL(target.connect_url, encoded=True),
-                headers=out_headers,
-                data=body,
-                allow_redirects=False,
-                skip_auto_headers=_SKIP_AUTO_HEADERS,
+            request_target = f"{target.path}?{target.query}" if target.query else target.path
+            async with self._client.request(
+                method, target.connect_origin, request_target, out_headers, body, watch=watch
             ) as response:
                 await self._relay(call, response, send, watch, rollup=rollup)
         except asyncio.CancelledError:
@@ -241,10 +229,10 @@ class ProxyHandler:
                 return
             error = watch.timeout_error()
             await _upstream_failed(call, send, error, status=504, error_type="upstream_timeout")
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except TimeoutError as exc:
             call.finish_partial(self._registry)
             await _upstream_failed(call, send, exc, status=504, error_type="upstream_timeout")
-        except aiohttp.ClientError as exc:
+        except UpstreamError as exc:
             call.finish_partial(self._registry)
             if _caused_by(exc, BodyTooLarge) and not call.response_started:
                 call.fail("request_too_large", "the streamed request body exceeded its limit")
@@ -264,7 +252,7 @@ class ProxyHandler:
     async def _relay(
         self,
         call: ProxiedCall,
-        response: aiohttp.ClientResponse,
+        response: UpstreamResponse,
         send: Any,
         watch: Watch,
         *,
@@ -288,7 +276,7 @@ class ProxyHandler:
             # The SDK wants the cost with the response: read the (small, non-streamed) body
             # first, then send headers that carry the cost.
             body = bytearray()
-            async for chunk in response.content.iter_any():
+            async for chunk in response.chunks():
                 watch.since = monotonic()
                 call.chunk_arrived()
                 body += observer.feed(chunk)
@@ -309,7 +297,7 @@ class ProxyHandler:
         call.response_started = True
         watch.since = monotonic()
         last = b""
-        async for chunk in response.content.iter_any():
+        async for chunk in response.chunks():
             call.chunk_arrived()
             out = observer.feed(chunk) if observer is not None else chunk
             if out:
@@ -358,7 +346,7 @@ async def _upstream_failed(
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     seen: BaseException | None = exc
-    for _ in range(8):  # aiohttp wraps a failing request body once or twice
+    for _ in range(8):  # the client wraps a failing request body once
         if seen is None:
             return False
         if isinstance(seen, kind):
@@ -368,21 +356,32 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 
 
 def _cause(exc: Exception) -> str:
-    """The exception's class and the OS reason (never its text, which may hold a URL)."""
+    """The exception's class and the reason: the OS's, the resolver's or the TLS check's (never
+    an exception's own text, which may hold a URL)."""
     os_error = getattr(exc, "os_error", None)
     errno = getattr(os_error, "errno", None)
-    reason = os.strerror(errno) if isinstance(errno, int) else getattr(os_error, "strerror", None)
-    if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
+    reason: str | None
+    if isinstance(os_error, ssl.SSLCertVerificationError):
+        reason = os_error.verify_message or os_error.reason
+    elif isinstance(os_error, ssl.SSLError):
+        reason = os_error.reason
+    elif isinstance(os_error, socket.gaierror):
+        reason = os_error.strerror
+    elif isinstance(errno, int):
+        reason = os.strerror(errno)
+    else:
+        reason = getattr(os_error, "strerror", None)
+    if isinstance(exc, TimeoutError):
         reason = "no byte from upstream within LLMOBSERVE_UPSTREAM_TIMEOUT"
     return f"{type(exc).__name__} ({reason})" if reason else type(exc).__name__
 
 
-def _small(response: aiohttp.ClientResponse) -> bool:
+def _small(response: UpstreamResponse) -> bool:
     length = response.headers.get("Content-Length")
     return length is not None and length.isdigit() and int(length) <= _ROLLUP_BUFFER
 
 
-def _event_stream_framing(response: aiohttp.ClientResponse) -> MessageBoundary | None:
+def _event_stream_framing(response: UpstreamResponse) -> MessageBoundary | None:
     """Follows an identity-encoded AWS event stream's framing; None for any other body."""
     if not response.headers.get("Content-Type", "").startswith(EVENT_STREAM_TYPE):
         return None

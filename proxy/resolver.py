@@ -1,4 +1,5 @@
-"""The aiohttp DNS resolver the proxy's upstream session uses: SSRF checks on every answer.
+"""The DNS resolver of the proxy's upstream client (`proxy.upstream`): SSRF checks on every
+answer, on aiohttp's resolver.
 
 Kept apart from `proxy.security` so that module (used by the SDK too) does not need aiohttp.
 """

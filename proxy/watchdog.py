@@ -1,14 +1,14 @@
 """Upstream timeouts and client disconnects for every call in flight, from one periodic sweep.
 
-aiohttp's per-call timers (the connect timeout, and `sock_read` re-armed on every chunk) and a
-task per call waiting on `receive()` for `http.disconnect` cost ~65 µs of CPU a call on the
-reference machine (docs/benchmarks.md). Instead one task wakes every `period` seconds, looks
-at the calls in flight and cancels those whose upstream has been silent too long or whose
-client has gone; the handler turns that cancellation into the 504 or the
+Per-call timers (a connect timeout, and a read timeout re-armed on every chunk, as aiohttp
+kept them) and a task per call waiting on `receive()` for `http.disconnect` cost ~65 µs of CPU
+a call on the reference machine (docs/benchmarks.md). Instead one task wakes every `period`
+seconds, looks at the calls in flight and cancels those whose upstream has been silent too long
+or whose client has gone; the handler turns that cancellation into the 504 or the
 `client_disconnected` span it always gave. So a call fails between `timeout` and
 `timeout + period` after the upstream's last byte, and within `period` of a disconnect.
 
-Silence is counted as aiohttp's `sock_read` counts it: from the connection (or the last
+Silence is counted as aiohttp's `sock_read` counted it: from the connection (or the last
 byte) while the proxy waits on the upstream, not while it is busy writing to a slow client,
 nor while a streamed request body is still being uploaded.
 """
@@ -19,14 +19,10 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar, Token
 from time import monotonic
 from typing import Any
 
 import aiohttp
-from aiohttp.client_reqrep import ClientRequest
-from aiohttp.connector import Connection
-from aiohttp.tracing import Trace
 
 DISCONNECTED = "disconnected"
 CONNECT_TIMEOUT = "connect_timeout"
@@ -35,15 +31,12 @@ NOT_WAITING = math.inf
 """`Watch.since` while the proxy is not waiting on the upstream (no silence is counted)."""
 MAX_PERIOD = 0.25  # the disconnect check must cancel the upstream call within a second
 
-_CURRENT: ContextVar[Watch | None] = ContextVar("llmobserve_proxy_watch", default=None)
-
 
 class Watch:
     """One call in flight: since when its upstream is silent, and why it was cancelled."""
 
     __slots__ = (
         "_cycle",
-        "_token",
         "_watcher",
         "completed",
         "connecting",
@@ -69,7 +62,6 @@ class Watch:
         """The response is complete (or failing): the call is no longer cancelled."""
         self._cycle = cycle
         self._watcher: _DisconnectWatcher | None = None
-        self._token: Token[Watch | None] | None = None
 
     @property
     def disconnected(self) -> bool:
@@ -81,7 +73,7 @@ class Watch:
             self.task.cancel()
 
     def timeout_error(self) -> aiohttp.ServerTimeoutError:
-        """What aiohttp raised for the same timeout, for the span's exception event."""
+        """The timeout as an exception (aiohttp's classes, as before), for the span's event."""
         if self.reason == CONNECT_TIMEOUT:
             return aiohttp.ConnectionTimeoutError(f"no connection within {self.limit:g} s")
         return aiohttp.SocketTimeoutError(f"no byte from upstream within {self.limit:g} s")
@@ -118,7 +110,6 @@ class Watchdog:
         if receive is not None and cycle is None:
             watch._watcher = _DisconnectWatcher(receive, watch)
         self._calls.add(watch)
-        watch._token = _CURRENT.set(watch)
         return watch
 
     def release(self, watch: Watch) -> None:
@@ -127,11 +118,6 @@ class Watchdog:
         if watch._watcher is not None:
             watch._watcher.close(complete=watch.completed)
         watch.completed = True
-        # The task's context holds the watch, which holds the task: a reference cycle only
-        # the garbage collector would free, one per call, unless it is undone here.
-        if watch._token is not None:
-            _CURRENT.reset(watch._token)
-            watch._token = None
         watch._cycle = None
 
     def connected(self, watch: Watch) -> None:
@@ -158,27 +144,6 @@ class Watchdog:
         while True:
             await asyncio.sleep(self.period)
             self.sweep()
-
-
-class WatchedConnector(aiohttp.TCPConnector):
-    """Tells the current call's `Watch` when its connection is ready (the connect phase,
-    which `LLMOBSERVE_CONNECT_TIMEOUT` bounds, is over)."""
-
-    def __init__(self, watchdog: Watchdog, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._watchdog = watchdog
-
-    async def connect(
-        self,
-        req: ClientRequest,
-        traces: list[Trace],
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - the overridden signature
-    ) -> Connection:
-        connection = await super().connect(req, traces, timeout)
-        watch = _CURRENT.get()
-        if watch is not None:
-            self._watchdog.connected(watch)
-        return connection
 
 
 def _server_cycle(receive: Callable[[], Awaitable[Any]]) -> Any:

@@ -326,10 +326,8 @@ class RunningProxy:
         return int(self.run(count()))
 
     def upstream_connections(self) -> int:
-        """Connections the proxy's aiohttp pool holds, in use or idle."""
-        connector = self.handler._session.connector
-        idle = sum(len(conns) for conns in connector._conns.values())
-        return len(connector._acquired) + idle
+        """Connections the proxy's upstream client holds open, in use or idle."""
+        return int(self.run(_connection_count(self.handler._client)))
 
     def spans(self, count: int = 1, timeout: float = 5.0) -> list[ReadableSpan]:
         deadline = time.monotonic() + timeout
@@ -343,6 +341,10 @@ class RunningProxy:
         spans = self.spans(1)
         assert len(spans) == 1, [s.name for s in spans]
         return spans[0]
+
+
+async def _connection_count(client: Any) -> int:
+    return int(client.connection_count())
 
 
 ProxyStarter = Callable[..., RunningProxy]
