@@ -69,9 +69,6 @@ class UpstreamProtocolError(UpstreamError):
     """The upstream's bytes are not HTTP/1.1."""
 
 
-Resolve = Callable[[str, int], Any]  # an aiohttp-style resolver's `resolve(host, port)`
-
-
 class _Connection(asyncio.Protocol):
     """One connection to an upstream and the exchange on it, if any."""
 
@@ -302,11 +299,22 @@ class _Exchange:
         traceback: TracebackType | None,
     ) -> None:
         connection = self._connection
-        if self._upload is not None and not self._upload.done():
-            self._upload.cancel()
+        upload = self._upload
+        # Reused only if the upstream heard the whole request and said all of its answer.
+        sent = upload is None or (
+            upload.done() and not upload.cancelled() and upload.exception() is None
+        )
+        if upload is not None and not upload.done():
+            upload.cancel()
         if connection is None:
             return
-        if kind is None and connection.complete and connection.reusable and not connection.closed:
+        if (
+            kind is None
+            and sent
+            and connection.complete
+            and connection.reusable
+            and not connection.closed
+        ):
             self._client.release(self._origin, connection)
         else:
             connection.close()

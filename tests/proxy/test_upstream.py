@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -293,6 +293,32 @@ def test_client_closes_an_idle_connection_that_starts_talking():
             assert await _call(client, f"http://provider.test:{server.port}") == (200, b"ok")
             assert client.connection_count() == 1
             await asyncio.sleep(0.2)
+            assert client.connection_count() == 0
+            await client.close()
+
+    asyncio.run(main())
+
+
+def test_client_does_not_reuse_a_connection_whose_upload_was_cut_short_by_an_early_answer():
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        # Refused before the body has all arrived (as a provider does for an oversized upload).
+        writer.write(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(50):
+            yield b"x" * 1024
+            await asyncio.sleep(0.01)
+
+    async def main() -> None:
+        async with _Server(handler) as server:
+            client = _client()
+            origin = f"http://provider.test:{server.port}"
+            async with client.request("PUT", origin, "/upload", [], body()) as response:
+                assert response.status == 413
+                assert await _body(response) == b""
             assert client.connection_count() == 0
             await client.close()
 
