@@ -12,13 +12,14 @@ is a pass-through on a minimal one.)
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import uvicorn
 from yarl import URL
 
-_HOP_BY_HOP = frozenset(
+HOP_BY_HOP = frozenset(
     {
         b"connection",
         b"keep-alive",
@@ -55,7 +56,7 @@ class BarePassThrough:
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in scope["headers"]
-            if k not in _HOP_BY_HOP
+            if k not in HOP_BY_HOP
         ]
         assert self._session is not None
         async with self._session.request(
@@ -66,7 +67,7 @@ class BarePassThrough:
             allow_redirects=False,
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
         ) as response:
-            out = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in _HOP_BY_HOP]
+            out = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in HOP_BY_HOP]
             if "Content-Length" in response.headers:
                 out.append((b"content-length", response.headers["Content-Length"].encode()))
             await send({"type": "http.response.start", "status": response.status, "headers": out})
@@ -93,13 +94,14 @@ class BarePassThrough:
                 return
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bare")
+def serve(prog: str, app: Callable[[str], Any], argv: list[str] | None = None) -> int:
+    """`--port P --upstream URL`: serve `app(URL)` on loopback as both pass-throughs run."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True)
     args = parser.parse_args(argv)
     uvicorn.run(
-        BarePassThrough(args.upstream),
+        app(args.upstream),
         host="127.0.0.1",
         port=args.port,
         loop="uvloop",
@@ -111,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return serve("python -m bench.bare", BarePassThrough, argv)
 
 
 if __name__ == "__main__":

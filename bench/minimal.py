@@ -13,27 +13,14 @@ request and response machinery costs a call (docs/benchmarks.md). The proxy's ow
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httptools
-import uvicorn
 
-_HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"host",
-        b"content-length",
-    }
-)
+from bench.bare import HOP_BY_HOP, serve
+
 _PREFIX = b"/openai"
 
 
@@ -129,11 +116,11 @@ class MinimalPassThrough:
         lines = [scope["method"].encode() + b" " + target + b" HTTP/1.1"]
         lines.append(b"host: " + self._host_header)
         headers = scope["headers"]
-        lines += [name + b": " + value for name, value in headers if name not in _HOP_BY_HOP]
+        lines += [name + b": " + value for name, value in headers if name not in HOP_BY_HOP]
         lines.append(b"content-length: %d" % len(body))
         request = b"\r\n".join(lines) + b"\r\n\r\n" + body
         connection, status, answer = await self._exchange(request)
-        out = [(k.lower(), v) for k, v in answer if k.lower() not in _HOP_BY_HOP]
+        out = [(k.lower(), v) for k, v in answer if k.lower() not in HOP_BY_HOP]
         out += [(b"content-length", v) for k, v in answer if k.lower() == b"content-length"]
         await send({"type": "http.response.start", "status": status, "headers": out})
         assert connection.body is not None
@@ -146,23 +133,7 @@ class MinimalPassThrough:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.minimal")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--upstream", required=True)
-    args = parser.parse_args(argv)
-    uvicorn.run(
-        MinimalPassThrough(args.upstream),
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-        server_header=False,
-        date_header=False,
-        lifespan="on",
-    )
-    return 0
+    return serve("python -m bench.minimal", MinimalPassThrough, argv)
 
 
 if __name__ == "__main__":
