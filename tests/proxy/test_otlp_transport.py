@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import datetime
 import http.server
-import ipaddress
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from opentelemetry.exporter.http.transport._requests import RequestsHTTPTransport
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
 from llmobserve.exporting import build_span_exporters
 from proxy.otlp import FastOTLPExporter
 from proxy.otlp_transport import KeptAliveTransport, keep_alive_transport
+from tests.local_servers import http_server, self_signed
 
 
 class _Collector(http.server.BaseHTTPRequestHandler):
@@ -46,26 +40,11 @@ class _Collector(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _serve(handler: type[_Collector], tls: ssl.SSLContext | None = None) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    scheme = "http"
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-        scheme = "https"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def collector() -> Iterator[tuple[str, list[tuple[int, str, bytes, str | None]]]]:
     seen: list[tuple[int, str, bytes, str | None]] = []
     handler = type("Collector", (_Collector,), {"seen": seen})
-    for url in _serve(handler):
+    with http_server(handler) as url:
         yield url, seen
 
 
@@ -128,44 +107,11 @@ def test_transport_gives_up_on_a_black_holed_collector_within_its_timeout():
     assert 0.25 < elapsed < 2.0
 
 
-def _certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "collector.pem", directory / "collector.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_transport_verifies_tls_against_the_named_bundle_and_refuses_others(tmp_path):
-    cert_path, key_path = _certificate(tmp_path)
-    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_tls.load_cert_chain(cert_path, key_path)
+    cert_path, key_path = self_signed(tmp_path, "collector")
     seen: list[tuple[int, str, bytes, str | None]] = []
     handler = type("Collector", (_Collector,), {"seen": seen})
-    for url in _serve(handler, server_tls):
+    with http_server(handler, (cert_path, key_path)) as url:
         trusted = KeptAliveTransport(verify=str(cert_path))
         assert trusted.request("POST", f"{url}/v1/traces", data=b"x", timeout=5).status_code == 200
         default = KeptAliveTransport()  # certifi's bundle does not know our self-signed CA

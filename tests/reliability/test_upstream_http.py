@@ -4,24 +4,17 @@ does, and TLS verified as the system verifies it. Real servers on loopback."""
 
 from __future__ import annotations
 
-import datetime
 import http.server
-import ipaddress
 import json
-import ssl
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from semconv import GEN_AI_USAGE_INPUT_TOKENS, LLMOBSERVE_COST_STATUS
+from tests.local_servers import http_server, self_signed
 from tests.reliability.conftest import (
     OPENAI_BODY,
     OPENAI_COMPLETION,
@@ -121,38 +114,6 @@ def test_keep_alive_connection_is_reused_for_the_next_call(run_proxy):
     assert upstream.connections == 1
 
 
-def _authority(directory: Path, name: str) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (its own CA), PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 class _Provider(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -169,27 +130,12 @@ class _Provider(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _https_provider(cert: Path, key: Path) -> Iterator[str]:
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(cert, key)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Provider)
-    server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def trusted_and_untrusted(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
-    trusted = _authority(tmp_path, "trusted")
-    untrusted = _authority(tmp_path, "untrusted")
-    for good in _https_provider(*trusted):
-        for bad in _https_provider(*untrusted):
-            yield good, bad, trusted[0]
+    trusted = self_signed(tmp_path, "trusted")
+    untrusted = self_signed(tmp_path, "untrusted")
+    with http_server(_Provider, trusted) as good, http_server(_Provider, untrusted) as bad:
+        yield good, bad, trusted[0]
 
 
 def test_tls_upstream_is_verified_against_the_systems_trust_store(trusted_and_untrusted):
