@@ -35,6 +35,16 @@ HOP_BY_HOP = frozenset(
 _PREFIX = "/openai"
 
 
+async def read_body(receive: Any) -> bytes:
+    """The whole ASGI request body."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            return body
+
+
 class BarePassThrough:
     def __init__(self, upstream: str) -> None:
         self._upstream = upstream.rstrip("/")
@@ -44,12 +54,7 @@ class BarePassThrough:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        body = await read_body(receive)
         path = scope["raw_path"].decode("latin-1").removeprefix(_PREFIX)
         query = scope["query_string"].decode("latin-1")
         url = f"{self._upstream}{path}?{query}" if query else f"{self._upstream}{path}"

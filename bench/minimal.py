@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from bench.bare import HOP_BY_HOP, serve
+from bench.bare import HOP_BY_HOP, read_body, serve
 
 _PREFIX = b"/openai"
 
@@ -104,12 +104,7 @@ class MinimalPassThrough:
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        body = await read_body(receive)
         target = scope["raw_path"].removeprefix(_PREFIX)
         if scope["query_string"]:
             target += b"?" + scope["query_string"]

@@ -212,9 +212,8 @@ class ProxyHandler:
             watch.uploading = True
             body = self._uploading(body, watch)
         try:
-            request_target = f"{target.path}?{target.query}" if target.query else target.path
             async with self._client.request(
-                method, target.connect_origin, request_target, out_headers, body, watch=watch
+                method, target.connect_origin, target.request_target, out_headers, body, watch=watch
             ) as response:
                 await self._relay(call, response, send, watch, rollup=rollup)
         except asyncio.CancelledError:

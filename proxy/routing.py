@@ -55,9 +55,13 @@ class Target:
         return self.host if self.port == default else f"{self.host}:{self.port}"
 
     @property
+    def request_target(self) -> str:
+        """Path and query as the request line carries them."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+    @property
     def connect_url(self) -> str:
-        query = f"?{self.query}" if self.query else ""
-        return f"{self.connect_origin}{self.path}{query}"
+        return f"{self.connect_origin}{self.request_target}"
 
 
 def resolve(raw_path: str, query: str, target_header: str | None, settings: Settings) -> Target:

@@ -281,16 +281,54 @@ class _Exchange:
     """`async with client.request(...) as response`: the connection goes back to the pool
     only when its answer was read to the end."""
 
-    def __init__(self, client: UpstreamClient, send: Callable[[], Any]) -> None:
+    __slots__ = (
+        "_body",
+        "_client",
+        "_connection",
+        "_headers",
+        "_method",
+        "_origin",
+        "_target",
+        "_upload",
+        "_watch",
+    )
+
+    def __init__(
+        self,
+        client: UpstreamClient,
+        *,
+        method: str,
+        origin: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: bytes | AsyncIterator[bytes],
+        watch: Any,
+    ) -> None:
         self._client = client
-        self._send = send
+        self._method, self._origin, self._target = method, origin, target
+        self._headers, self._body, self._watch = headers, body, watch
         self._connection: _Connection | None = None
-        self._origin = ""
         self._upload: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> UpstreamResponse:
-        self._connection, self._origin, self._upload = await self._send()
-        return UpstreamResponse(self._connection)
+        client = self._client
+        connection = await client._acquire(self._origin)
+        if self._watch is not None:
+            client._connected(self._watch)
+        head = connection.begin(head_request=self._method == "HEAD")
+        try:
+            self._upload = client._write(
+                connection, self._method, self._target, self._headers, self._body
+            )
+            await head
+        except BaseException:
+            if self._upload is not None:
+                self._upload.cancel()
+            client._in_use.discard(connection)
+            connection.close()
+            raise
+        self._connection = connection
+        return UpstreamResponse(connection)
 
     async def __aexit__(
         self,
@@ -344,25 +382,15 @@ class UpstreamClient:
     ) -> _Exchange:
         """`target`: the request line's target (path and query, already encoded); `origin`:
         `scheme://host:port` to connect to. `headers` go out as given (Host included)."""
-
-        async def send() -> tuple[_Connection, str, asyncio.Task[None] | None]:
-            connection = await self._acquire(origin)
-            if watch is not None:
-                self._connected(watch)
-            head = connection.begin(head_request=method == "HEAD")
-            upload = None
-            try:
-                upload = self._write(connection, method, target, headers, body)
-                await head
-            except BaseException:
-                if upload is not None:
-                    upload.cancel()
-                self._in_use.discard(connection)
-                connection.close()
-                raise
-            return connection, origin, upload
-
-        return _Exchange(self, send)
+        return _Exchange(
+            self,
+            method=method,
+            origin=origin,
+            target=target,
+            headers=headers,
+            body=body,
+            watch=watch,
+        )
 
     def _write(
         self,
